@@ -85,6 +85,8 @@ class PatreonOAuth:
     def get_oauth_token_from_code(
         self, code: str, *, redirect_uri: str | None = None, code_verifier: str | None = None
     ) -> StoredToken:
+        """Exchange a callback's code. The token is returned, not cached: one helper
+        serves every visitor, so caching here would hand one user's token to the next."""
         extra = {"code_verifier": code_verifier} if code_verifier else {}
         with self._session(redirect_uri=redirect_uri or self.redirect_uri) as session:
             answer = self._token_call(
@@ -92,9 +94,7 @@ class PatreonOAuth:
                     self.token_url, code=code, timeout=self.timeout, **extra
                 )
             )
-        token = StoredToken.from_response(answer)
-        self.cached_token = token
-        return token
+        return StoredToken.from_response(answer)
 
     def refresh_token(self, token: StoredToken) -> StoredToken:
         """Refresh `token` once across every thread and process sharing the store.

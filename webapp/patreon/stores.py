@@ -224,9 +224,11 @@ class FetchStore:
         return [token] if token else []
 
     def _send(self, method: str, body: Any = ...) -> requests.Response:
-        kwargs: dict[str, Any] = {"headers": self.headers, "timeout": self.timeout}
+        kwargs: dict[str, Any] = {"headers": dict(self.headers), "timeout": self.timeout}
         if body is not ...:
-            kwargs["json"] = body
+            # Serialized here so that delete sends a JSON `null`, not an empty body.
+            kwargs["data"] = json.dumps(body)
+            kwargs["headers"]["Content-Type"] = "application/json"
         try:
             response = self.session.request(method, self.url, **kwargs)
         except requests.RequestException as exc:
