@@ -24,11 +24,9 @@ log = logging.getLogger(__name__)
 
 PATREON_BASE_URL = "https://www.patreon.com"
 DEFAULT_SCOPES = ("identity", "identity.memberships")
-DEFAULT_ACCESS_RULES = {
-    "/members": "patron",
-    "/members/vip": "patron>=1000",
-    "/dashboard": "creator",
-}
+# The example pages. The dashboard is gated in code (@requires("creator")), so no
+# ACCESS_RULES setting can open it.
+DEFAULT_ACCESS_RULES = {"/members": "patron", "/members/vip": "patron>=1000"}
 # The embedded sandbox is reached in-process (see webapp/inprocess.py), under an
 # origin that can never resolve on a network, so a mistake cannot leak a request.
 INTERNAL_ORIGIN = "http://patron-gate.internal"

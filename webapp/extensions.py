@@ -18,7 +18,11 @@ class RedisExtension:
 
     @property
     def client(self) -> redis.Redis:
-        return current_app.extensions["redis"]
+        return self.client_for(current_app)
+
+    @staticmethod
+    def client_for(app: Flask) -> redis.Redis:
+        return app.extensions["redis"]
 
 
 def connect_redis(url: str | None) -> redis.Redis:

@@ -121,18 +121,22 @@ class PatreonClient:
         *,
         page_size: int = 1000,
         token: StoredToken | None = None,
+        on_page: Callable[[Document], None] | None = None,
     ) -> Iterator[Resource]:
         """Every member, page after page, each once.
 
         Stops at the last page (no cursor), on a cursor seen before, when the
         total is reached, or on a page with no member not seen before, so an API
         that hands out a fresh cursor for the same page cannot loop forever.
+        `on_page` sees each page as it arrives (e.g. to report progress).
         """
         query = (query or QueryBuilder.campaign_members).page(count=page_size)
         seen_cursors: set[str] = set()
         seen_ids: set[str] = set()
         while True:
             document = self.fetch_campaign_members(campaign_id, query, token=token)
+            if on_page is not None:
+                on_page(document)
             new = [m for m in document.items if m["id"] not in seen_ids]
             seen_ids.update(m["id"] for m in new)
             yield from new

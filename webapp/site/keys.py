@@ -39,8 +39,14 @@ class RedisKeys:
     def members(self, campaign_id: str) -> str:
         return f"{self.prefix}members:{campaign_id}"
 
-    def campaign(self, campaign_id: str) -> str:
-        return f"{self.prefix}campaign:{campaign_id}"
+    @property
+    def campaign(self) -> str:
+        """The one campaign this site serves."""
+        return f"{self.prefix}campaign"
+
+    @property
+    def campaign_lock(self) -> str:
+        return f"{self.prefix}lock:campaign"
 
     @property
     def sandbox_prefix(self) -> str:

@@ -1,0 +1,33 @@
+"""Per-request facts shared by views, gating and templates."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlsplit
+
+from flask import g
+
+from webapp.site.campaign import Campaign, CampaignService
+from webapp.site.services import services
+
+
+def current_campaign() -> Campaign | None:
+    """The campaign, checked once per request (the user loader may have read it already)."""
+    if "campaign_checked" not in g:
+        g.campaign = CampaignService(services()).ensure(g.get("campaign"))
+        g.campaign_checked = True
+    return g.campaign
+
+
+def pledge_link() -> str:
+    """Where to become a patron: the campaign's pledge page on Patreon (or the sandbox)."""
+    campaign = current_campaign()
+    web_base = patreon_web_base()
+    target = (campaign and (campaign.pledge_url or campaign.url)) or "/"
+    return urljoin(web_base + "/", target) if web_base else target
+
+
+def patreon_web_base() -> str:
+    """Patreon's site for a browser: the origin of the authorize page ("" = this site)."""
+    authorize_url = services().config.patreon_authorize_url
+    parts = urlsplit(authorize_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""

@@ -1,0 +1,81 @@
+"""Gating: ACCESS_RULES for path prefixes, `@requires(...)` for views.
+
+Both run the same check with the same `Rule` objects. A rule that needs a
+membership makes sure the snapshot is fit to decide (fresh, or re-read, or
+stale within grace while Patreon is down); any failure denies, never grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from webapp.site.context import current_campaign
+from webapp.site.errors import AccessDenied, ServiceUnavailable
+from webapp.site.membership import LoginRequired, MembershipService, MembershipUnavailable
+from webapp.site.rules import Rule, rule_for_path
+from webapp.site.services import services
+from webapp.site.users import end_session
+
+
+def requires(rule_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Gate a view: `@requires("patron>=500")`. The rule is parsed at import time."""
+    rule = Rule.parse(rule_text)
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            return check_access(rule) or view(*args, **kwargs)
+
+        gated.access_rule = rule  # type: ignore[attr-defined]
+        return gated
+
+    return decorate
+
+
+def register_gate(app: Flask) -> None:
+    @app.before_request
+    def enforce_access_rules() -> Response | None:
+        match = rule_for_path(services().config.access_rules, request.path)
+        return check_access(match[1]) if match else None
+
+
+def check_access(rule: Rule) -> Response | None:
+    """None when the visitor may go on; a redirect to log in; or AccessDenied."""
+    if not rule.needs_login:
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if rule.needs_membership and not current_user.is_owner:
+        response = ensure_current_membership()
+        if response is not None:
+            return response
+    if not rule.allows(current_user):
+        raise AccessDenied(rule)
+    return None
+
+
+def ensure_current_membership() -> Response | None:
+    """Bring `current_user.membership` up to date, or say why it cannot be."""
+    campaign = current_campaign()
+    if campaign is None:
+        raise ServiceUnavailable(
+            "This site is not connected to a Patreon campaign yet, so pledges cannot be checked."
+        )
+    try:
+        current_user.membership = MembershipService(services()).current(
+            current_user.id, campaign.id, current_user.membership
+        )
+    except LoginRequired:
+        end_session()
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    except MembershipUnavailable:
+        raise ServiceUnavailable(
+            "Patreon is not answering, so your pledge cannot be checked right now."
+        ) from None
+    return None
