@@ -15,8 +15,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp.config import Config
+from webapp.config import CALLBACK_PATH, INTERNAL_ORIGIN, Config
 from webapp.extensions import redis_store
+from webapp.inprocess import transports_for
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     )
     register_config(app, config)
     register_extensions(app, config)
+    register_sandbox(app, config)
     register_blueprints(app)
     return app
 
@@ -60,6 +62,30 @@ def register_config(app: Flask, config: Config) -> None:
 
 def register_extensions(app: Flask, config: Config) -> None:
     redis_store.init_app(app, config.redis_url)
+
+
+def register_sandbox(app: Flask, config: Config) -> None:
+    if not config.sandbox:
+        return
+    from webapp.sandbox import SandboxSettings, create_sandbox_blueprint
+    from webapp.site.keys import RedisKeys
+
+    settings = SandboxSettings(
+        client_id=config.patreon_client_id,
+        client_secret=config.patreon_client_secret,
+        redirect_uris=(config.patreon_redirect_uri or CALLBACK_PATH,),
+        key_prefix=RedisKeys(config.redis_prefix).sandbox_prefix,
+        token_ttl=config.sandbox_token_ttl,
+        extra_members=config.sandbox_members,
+        webhook_secret=config.webhook_secrets[0] if config.webhook_secrets else None,
+        webhook_urls=(f"{INTERNAL_ORIGIN}/webhooks/patreon",),
+        creator_access_token=config.creator_access_token,
+        creator_refresh_token=config.creator_refresh_token,
+    )
+    blueprint = create_sandbox_blueprint(
+        settings, redis=app.extensions["redis"], transports=transports_for(INTERNAL_ORIGIN, app)
+    )
+    app.register_blueprint(blueprint, url_prefix="/sandbox")
 
 
 def register_blueprints(app: Flask) -> None:
