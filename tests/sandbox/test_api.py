@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from tests.sandbox.conftest import PORTAL_ACCESS, errors_of
+from tests.sandbox.conftest import PORTAL_ACCESS, base_settings, errors_of
+from webapp.sandbox import create_sandbox_app
 from webapp.sandbox.personas import (
     CAMPAIGN_ID,
     OTHER_CAMPAIGN_ID,
@@ -439,6 +443,19 @@ def test_unknown_routes_and_methods_answer_jsonapi_errors(sandbox):
     assert wrong.status_code == 405
     assert errors_of(wrong)[0]["code_name"] == "MethodNotAllowed"
     assert "GET" in wrong.headers["Allow"]
+
+
+def test_while_redis_is_down_every_kind_of_route_answers_503():
+    # No retries: redis-py would otherwise spend seconds retrying each command.
+    nothing_there = redis.Redis(port=1, decode_responses=True, retry=Retry(NoBackoff(), 0))
+    client = create_sandbox_app(base_settings(), nothing_there).test_client()
+    api = client.get("/sandbox/api/oauth2/v2/identity", headers={"Authorization": "Bearer x"})
+    assert api.status_code == 503 and errors_of(api)[0]["code_name"] == "ServiceUnavailable"
+    token = client.post("/sandbox/api/oauth2/token", data={"grant_type": "refresh_token"})
+    assert token.status_code == 503 and token.json["error"] == "temporarily_unavailable"
+    page = client.get("/sandbox/")
+    assert page.status_code == 503 and "text/html" in page.content_type
+    assert {api.headers["Retry-After"], token.headers["Retry-After"]} == {"5"}
 
 
 # -- webhooks through the API --------------------------------------------------------

@@ -116,7 +116,7 @@ def api_error_response(error: ApiError) -> Response:
     return response
 
 
-# -- the common start of every call ----------------------------------------------------
+# -- the common start of every call --------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _required_scopes(route: ApiRoute, query: Query) -> set[str]:
     return needed
 
 
-# -- identity and campaigns ------------------------------------------------------------
+# -- identity and campaigns ----------------------------------------------------------
 
 
 def identity() -> Response:
@@ -223,7 +223,7 @@ def campaign(campaign_id: str) -> Response:
     return call.answer(call.world.campaign_node(call.owned_campaign(campaign_id)))
 
 
-# -- members ---------------------------------------------------------------------------
+# -- members -------------------------------------------------------------------------
 
 
 def campaign_members(campaign_id: str) -> Response:
@@ -247,7 +247,7 @@ def member(member_id: str) -> Response:
     return call.answer(call.world.member_node(found))
 
 
-# -- posts -----------------------------------------------------------------------------
+# -- posts ---------------------------------------------------------------------------
 
 
 def campaign_posts(campaign_id: str) -> Response:
@@ -273,7 +273,7 @@ def post(post_id: str) -> Response:
     return call.answer(call.world.post_node(found))
 
 
-# -- webhooks --------------------------------------------------------------------------
+# -- webhooks ------------------------------------------------------------------------
 
 
 def webhooks() -> Response:
@@ -429,7 +429,7 @@ def _client_node() -> Node:
     )
 
 
-# -- pagination ------------------------------------------------------------------------
+# -- pagination ----------------------------------------------------------------------
 
 
 def _page(scope: str, max_count: int) -> tuple[int, int]:
@@ -437,7 +437,7 @@ def _page(scope: str, max_count: int) -> tuple[int, int]:
     raw_count = request.args.get("page[count]")
     if raw_count is None:
         count = DEFAULT_PAGE_COUNT
-    elif not raw_count.isdigit() or not 1 <= int(raw_count) <= max_count:
+    elif not (raw_count.isascii() and raw_count.isdigit()) or not 1 <= int(raw_count) <= max_count:
         raise bad_parameter(f"page[count] must be between 1 and {max_count}.", "page[count]")
     else:
         count = int(raw_count)

@@ -96,16 +96,19 @@ def _count_call(response: Response) -> Response:
     return response
 
 
-def _redis_down(error: Exception) -> Response | tuple[str, int]:
+def _redis_down(error: Exception) -> Response:
+    """503 in the caller's language: OAuth JSON, JSON:API, or a page; never a 500."""
     log.warning("sandbox: Redis failed: %s", type(error).__name__)
-    if f"{MOUNT}/api/" in request.path:
-        return api.api_error_response(
-            ApiError(503, "ServiceUnavailable", "The sandbox's store is down.")
-        )
-    body, status = render_page_error(
-        PageError(503, "The sandbox is unavailable", "Its Redis does not answer; try again.")
-    )
-    return Response(body, status, {"Retry-After": "5"}, mimetype="text/html")
+    detail = "The sandbox's store (Redis) does not answer; try again shortly."
+    if request.endpoint == "sandbox.token":
+        response = oauth.OAuthError("temporarily_unavailable", detail, status=503).response()
+    elif "/api/oauth2/v2/" in request.path:
+        response = api.api_error_response(ApiError(503, "ServiceUnavailable", detail))
+    else:
+        body, status = render_page_error(PageError(503, "The sandbox is unavailable", detail))
+        response = Response(body, status, mimetype="text/html")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:

@@ -54,7 +54,7 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/stats/reset", view_func=reset_stats, methods=["POST"])
 
 
-# -- the page --------------------------------------------------------------------------
+# -- the page ------------------------------------------------------------------------
 
 
 def control_page() -> str:
@@ -161,7 +161,7 @@ def dollars(cents: int) -> str:
     return f"${cents / 100:,.2f}"
 
 
-# -- actions ---------------------------------------------------------------------------
+# -- actions -------------------------------------------------------------------------
 
 
 def change_persona_pledge(slug: str) -> Response:
@@ -271,7 +271,7 @@ def _back(done: str, persona: Persona | None = None, **more: str) -> Response:
     return redirect(url_for("sandbox.control_page", _anchor=anchor, **params), code=303)
 
 
-# -- counters for tests and the demo ---------------------------------------------------
+# -- counters for tests and the demo -------------------------------------------------
 
 
 def stats() -> Response:

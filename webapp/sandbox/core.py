@@ -109,7 +109,7 @@ def render_page_error(error: PageError) -> tuple[str, int]:
     return page, error.status
 
 
-# -- browser binding (forms must come from the browser that loaded them) ---------------
+# -- browser binding (forms must come from the browser that loaded them) -------------
 
 
 def browser_key() -> str:

@@ -68,7 +68,7 @@ def register(bp: Blueprint) -> None:
     bp.register_error_handler(OAuthError, OAuthError.response)
 
 
-# -- authorize -------------------------------------------------------------------------
+# -- authorize -----------------------------------------------------------------------
 
 
 def authorize() -> str:
@@ -212,7 +212,7 @@ def _expired_consent() -> PageError:
     )
 
 
-# -- token endpoint --------------------------------------------------------------------
+# -- token endpoint ------------------------------------------------------------------
 
 _ROUTE_NAMES = {"authorization_code": "token:authorization_code", "refresh_token": "token:refresh"}
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-# -- ids other tests may import --------------------------------------------------------
+# -- ids other tests may import -------------------------------------------------------
 
 CAMPAIGN_ID = "5000"  # the site's campaign; the OAuth client belongs to its creator
 OTHER_CAMPAIGN_ID = "5100"
@@ -64,7 +64,7 @@ def _day(year: int, month: int, day: int) -> str:
     return iso(datetime(year, month, day, 9, 0, tzinfo=UTC))
 
 
-# -- resource types --------------------------------------------------------------------
+# -- resource types ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def change_pledge(
     )
 
 
-# -- the fixed world -------------------------------------------------------------------
+# -- the fixed world -----------------------------------------------------------------
 
 USERS: dict[str, User] = {
     user.id: user
@@ -527,7 +527,7 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
-# -- generated members (SANDBOX_MEMBERS) -----------------------------------------------
+# -- generated members (SANDBOX_MEMBERS) ---------------------------------------------
 
 _FIRST_NAMES = (
     "Ada",

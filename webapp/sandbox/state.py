@@ -106,7 +106,7 @@ class SandboxState:
         raw = self.redis.get(self.key(kind, record_id)) if record_id else None
         return json.loads(raw) if raw else None
 
-    # -- tokens -------------------------------------------------------------------
+    # -- tokens -----------------------------------------------------------------------
 
     def issue_tokens(self, grant: Grant, ttl: int) -> IssuedTokens:
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -179,7 +179,7 @@ class SandboxState:
             removed, _ = pipe.execute()
         return int(removed)
 
-    # -- rate limit -----------------------------------------------------------------
+    # -- rate limit -------------------------------------------------------------------
 
     def hit_rate_limit(self, grant_id: str, limit: int) -> float | None:
         """Count one request; seconds to wait when it is over the limit, else None."""
@@ -194,7 +194,7 @@ class SandboxState:
             return None
         return max(1.0, math.ceil((window + 1) * RATE_WINDOW - now))
 
-    # -- pledges ------------------------------------------------------------------
+    # -- pledges ----------------------------------------------------------------------
 
     def pledges(self, member_ids: Iterable[str]) -> dict[str, Pledge]:
         """The changed pledges among these members (one round trip)."""
@@ -214,7 +214,7 @@ class SandboxState:
         if keys:
             self.redis.delete(*keys)
 
-    # -- webhooks created through the API ----------------------------------------------
+    # -- webhooks created through the API ---------------------------------------------
 
     def create_webhook(self, record: dict[str, Any]) -> dict[str, Any]:
         webhook_id = str(self.redis.incr(self.key("webhook-ids")))
@@ -245,7 +245,7 @@ class SandboxState:
             pipe.srem(self.key("webhooks"), webhook_id)
             pipe.execute()
 
-    # -- deliveries and stats --------------------------------------------------------
+    # -- deliveries and stats ---------------------------------------------------------
 
     def record_deliveries(self, deliveries: list[dict[str, Any]]) -> None:
         if not deliveries:

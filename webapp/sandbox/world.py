@@ -49,7 +49,7 @@ class World:
         self.pledges = pledges  # changed persona pledges by member id
         self.prefix = prefix.rstrip("/")
 
-    # -- lookups ------------------------------------------------------------------
+    # -- lookups ----------------------------------------------------------------------
 
     def user(self, user_id: str) -> User | None:
         user = USERS.get(user_id)
@@ -138,7 +138,7 @@ class World:
         tier = TIERS.get(membership.pledge.tier_id or "")
         return (f"{label} · {tier.title}" if membership.pledge.is_active and tier else label), tone
 
-    # -- urls -----------------------------------------------------------------------
+    # -- urls -------------------------------------------------------------------------
 
     def avatar_url(self, user_id: str) -> str:
         return f"{self.prefix}/avatars/{user_id}.svg"
@@ -151,7 +151,7 @@ class World:
             return self.campaign_url(user.campaign_id)
         return f"{self.prefix}/u/{user.id}"
 
-    # -- nodes ----------------------------------------------------------------------
+    # -- nodes ------------------------------------------------------------------------
 
     def user_node(self, user: User, memberships: list[Membership] | None = None) -> Node:
         """`memberships` overrides which memberships the user shows (scope rules)."""
