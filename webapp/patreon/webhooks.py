@@ -72,6 +72,7 @@ def parse_member_event(trigger: str | None, body: bytes) -> MemberEvent:
         raise WebhookError("the body is not a member document")
     user_id = _related_id(member, "user")
     campaign_id = _related_id(member, "campaign")
+    _check_attributes(member)
     if trigger == "members:delete":
         snapshot = MembershipSnapshot.none(user_id, campaign_id, source="webhook")
     else:
@@ -79,6 +80,33 @@ def parse_member_event(trigger: str | None, body: bytes) -> MemberEvent:
             member, user_id=user_id, campaign_id=campaign_id, source="webhook"
         )
     return MemberEvent(trigger=trigger, member=member, snapshot=snapshot)
+
+
+TEXT_ATTRIBUTES = (
+    "full_name",
+    "patron_status",
+    "last_charge_status",
+    "last_charge_date",
+    "pledge_relationship_start",
+)
+
+
+def _check_attributes(member: Resource) -> None:
+    """The attributes a snapshot is built from have Patreon's types (else: malformed)."""
+    for name in TEXT_ATTRIBUTES:
+        if not isinstance(member.get(name), str | None):
+            raise WebhookError(f"the member's {name} is not text")
+    cents = member.get("currently_entitled_amount_cents")
+    if cents is not None and (isinstance(cents, bool) or not isinstance(cents, int)):
+        raise WebhookError("the member's currently_entitled_amount_cents is not a whole number")
+    user = member.get("user")
+    if not isinstance(user.get("full_name"), str | None):
+        raise WebhookError("the member's user full_name is not text")
+    tiers = member.get("currently_entitled_tiers")
+    if tiers is not None and not (
+        isinstance(tiers, list) and all(isinstance(t.get("title"), str | None) for t in tiers)
+    ):
+        raise WebhookError("the member's currently_entitled_tiers are not tiers")
 
 
 def _related_id(member: Resource, name: str) -> str:

@@ -3,20 +3,24 @@
 No secret configured → 404 (the route does not exist for this site). A bad or
 missing signature → 401 and nothing changes; a malformed body → 400. The same
 body delivered again (Patreon retries) is recognised and changes nothing twice.
+While the site does not know its campaign yet → 503, so Patreon delivers again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
 
+import redis
 from flask import Blueprint, abort, jsonify, request
 
 from webapp.patreon import parse_member_event, verify_signature
 from webapp.patreon.webhooks import MemberEvent, WebhookError
 from webapp.site.context import current_campaign
+from webapp.site.errors import ServiceUnavailable
 from webapp.site.members_index import MembersIndex
 from webapp.site.membership import MembershipService
 from webapp.site.services import services
@@ -44,19 +48,39 @@ def receive():
         event = parse_member_event(trigger, body)
     except WebhookError as exc:
         return jsonify(error="Bad request", reason=str(exc)), 400
-    digest = hashlib.sha256(f"{trigger}\n".encode() + body).hexdigest()
-    if not svc.redis.set(svc.keys.webhook_seen(digest), 1, nx=True, ex=SEEN_FOR):
-        return jsonify(status="duplicate")
     campaign = current_campaign()
-    if campaign is not None and event.campaign_id != campaign.id:
-        record(event, "ignored: another campaign")
-        return jsonify(status="ignored", reason="the event is for another campaign")
-    MembershipService(svc).save(event.snapshot)
-    if campaign is not None:
+    if campaign is None:
+        # Nothing to tell our patrons from another campaign's: let Patreon retry later.
+        raise ServiceUnavailable("The site does not know its campaign yet; deliver again later.")
+    seen = svc.keys.webhook_seen(body_digest(event.trigger, body))
+    if not svc.redis.set(seen, 1, nx=True, ex=SEEN_FOR):
+        return jsonify(status="duplicate")
+    try:
+        if event.campaign_id != campaign.id:
+            record(event, "ignored: another campaign")
+            return jsonify(status="ignored", reason="the event is for another campaign")
+        MembershipService(svc).save(event.snapshot)
         MembersIndex(svc, campaign.id).apply_event(event)
-    record(event, "applied")
+        record(event, "applied")
+    except Exception:
+        # Not applied (e.g. Redis failed half way): Patreon's retry must not be a "duplicate".
+        with contextlib.suppress(redis.RedisError):
+            svc.redis.delete(seen)
+        raise
     log.info("webhook %s applied to user %s", trigger, event.user_id)
     return jsonify(status="applied")
+
+
+def body_digest(trigger: str, body: bytes) -> str:
+    """What makes a delivery "the same": the signed body, whatever the trigger header says.
+
+    The signature does not cover X-Patreon-Event, so a captured body replayed
+    under another trigger is still the same delivery. Only members:delete reads
+    nothing from the body but the member, so it counts apart: a delete that
+    carries the body of the member's last update still deletes.
+    """
+    kind = "delete" if trigger == "members:delete" else "member"
+    return hashlib.sha256(f"{kind}\n".encode() + body).hexdigest()
 
 
 def record(event: MemberEvent, outcome: str) -> None:
