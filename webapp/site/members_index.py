@@ -16,6 +16,8 @@ of that page only, however large the campaign.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import math
 import time
@@ -23,6 +25,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import redis
 
 from webapp.patreon.membership import ACTIVE_PATRON
 from webapp.patreon.webhooks import MemberEvent
@@ -129,23 +133,46 @@ class MembersIndex:
     # -- writing ----------------------------------------------------------------
 
     def rebuild(self, members: Iterable[dict[str, Any]]) -> int:
-        """Replace the whole index with `members` (normalized resources)."""
+        """Replace the whole index with `members` (normalized resources).
+
+        If reading the members fails part way, the half-written generation is
+        removed and the index in use stays as it was.
+        """
         generation = uuid.uuid4().hex[:12]
         count, monthly = 0, 0
-        pipe = self.redis.pipeline(transaction=False)
-        for member in members:
-            row = MemberRow.from_member(member)
-            self._add(pipe, generation, row)
-            count, monthly = count + 1, monthly + row.counts_monthly
-            if count % WRITE_BATCH == 0:
-                pipe.execute()
-        summary = self._key(generation, "summary")
-        pipe.hset(summary, mapping={"synced_at": time.time(), "monthly_cents": monthly})
-        pipe.execute()
+        try:
+            for batch in _batches(members, WRITE_BATCH):
+                rows = [MemberRow.from_member(member) for member in batch]
+                self._add_rows(generation, rows)
+                count += len(rows)
+                monthly += sum(row.counts_monthly for row in rows)
+            summary = self._key(generation, "summary")
+            self.redis.hset(summary, mapping={"synced_at": time.time(), "monthly_cents": monthly})
+        except BaseException:
+            with contextlib.suppress(redis.RedisError):
+                self._drop(generation)
+            raise
         old = self.redis.getset(f"{self.base}:current", generation)
         if old:
             self._drop(old)
         return count
+
+    def _add_rows(self, generation: str, rows: list[MemberRow]) -> None:
+        """A batch of rows in a few commands: one HSET, one ZADD per index set."""
+        if not rows:
+            return
+        sets: dict[str, dict[str, int]] = {}
+        for row in rows:
+            for key in self._index_keys(generation, row):
+                sets.setdefault(key, {})[row.entry] = 0
+        tier_ids = {t for row in rows for t in row.tier_ids}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self._key(generation, "rows"), mapping={r.id: r.to_json() for r in rows})
+        for key, entries in sets.items():
+            pipe.zadd(key, entries)
+        if tier_ids:
+            pipe.sadd(self._key(generation, "tiers"), *tier_ids)
+        pipe.execute()
 
     def apply_event(self, event: MemberEvent) -> None:
         """Bring one member's row up to date (a webhook), creating the index if need be."""
@@ -218,14 +245,18 @@ class MembersIndex:
         generation = self._generation()
         if generation is None:
             return MembersPage(rows=[], total=0, page=1, per_page=per_page)
-        start = (page - 1) * per_page
         if not (status or tier or search):
             names = self._key(generation, "names")
             total = self.redis.zcard(names)
+            page = _within(page, total, per_page)
+            start = (page - 1) * per_page
             entries = self.redis.zrange(names, start, start + per_page - 1)
         else:
             matching = self._matching(generation, status, tier, search)
-            total, entries = len(matching), matching[start : start + per_page]
+            total = len(matching)
+            page = _within(page, total, per_page)
+            start = (page - 1) * per_page
+            entries = matching[start : start + per_page]
         return MembersPage(
             rows=self._rows(generation, entries), total=total, page=page, per_page=per_page
         )
@@ -262,3 +293,14 @@ class MembersIndex:
         ids = [e.rpartition(SEPARATOR)[2] for e in entries]
         raw = self.redis.hmget(self._key(generation, "rows"), ids)
         return [MemberRow.from_json(r) for r in raw if r]
+
+
+def _within(page: int, total: int, per_page: int) -> int:
+    """`page` moved into 1..last page (a page past the end shows the last one)."""
+    return min(max(1, page), max(1, math.ceil(total / per_page)))
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
