@@ -32,7 +32,16 @@ def store_creator_token() -> None:
 @patreon.command("token-status")
 def token_status() -> None:
     """Show whether a creator token is stored and when it expires (never the token)."""
-    token = services().creator_store().get()
+    svc = services()
+    token = svc.creator_store().get()
+    if token is None and svc.redis.exists(svc.keys.creator_token):
+        # store-creator-token would not replace it (it may be the newer token).
+        click.echo(
+            "A creator token is stored but cannot be decrypted with TOKEN_ENCRYPTION_KEY "
+            "(or the SECRET_KEY it is derived from): restore the key that encrypted it, "
+            "or delete the token and store a new one."
+        )
+        return
     if token is None:
         click.echo("No creator token is stored. Run `flask patreon store-creator-token`.")
         return
