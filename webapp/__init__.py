@@ -76,9 +76,15 @@ def register_config(app: Flask, config: Config) -> None:
 
 
 def register_extensions(app: Flask, config: Config) -> None:
+    from flask_login import current_user
+
     redis_store.init_app(app, config.redis_url)
     csrf.init_app(app)
-    login_manager.init_app(app)
+    # Flask-Login's own context processor loads the user (a Redis read) for every
+    # template; the lazy proxy loads it only for templates that use it, so pages
+    # that must render while Redis is down (503, the sandbox's errors) can.
+    login_manager.init_app(app, add_context_processor=False)
+    app.context_processor(lambda: {"current_user": current_user})
 
 
 def register_services(app: Flask, config: Config, transports: Mapping[str, BaseAdapter]) -> None:

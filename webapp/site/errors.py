@@ -63,15 +63,25 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
 
 
+REDIS_DOWN = "Our data store is not answering. Please try again shortly."
+
+
 def error_response(status: int, reason: str, **context):
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
     if wants_json():
         return jsonify(error=TITLES.get(status, "Error"), reason=reason), status, headers
     # 500 and 503 may come from Redis being down: the page must not need it.
     context.setdefault("plain", status in (500, 503))
-    page = render_template(
-        "error.html", status=status, title=TITLES.get(status, "Error"), reason=reason, **context
-    )
+    try:
+        page = render_template(
+            "error.html", status=status, title=TITLES.get(status, "Error"), reason=reason, **context
+        )
+    except redis.RedisError:
+        if context["plain"]:
+            raise
+        # E.g. a 404 for a logged-in visitor while Redis is down: say what is wrong.
+        log.error("Redis failed while rendering a %s page", status)
+        return error_response(503, REDIS_DOWN)
     return page, status, headers
 
 
@@ -101,7 +111,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(redis.RedisError)
     def redis_down(error: redis.RedisError):
         log.error("Redis failed: %s", type(error).__name__)
-        return error_response(503, "Our data store is not answering. Please try again shortly.")
+        return error_response(503, REDIS_DOWN)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
