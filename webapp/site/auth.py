@@ -19,7 +19,8 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from webapp.config import Config
-from webapp.patreon import PatreonError, PatreonUnavailable, StoredToken
+from webapp.patreon import PatreonError, StoredToken
+from webapp.patreon.errors import TRANSIENT_ERRORS
 from webapp.patreon.membership import snapshot_from_identity
 from webapp.site.campaign import CampaignService
 from webapp.site.errors import BadRequest, ServiceUnavailable
@@ -132,6 +133,9 @@ def _exchange_code() -> StoredToken:
         ) from None
     except (requests.RequestException, ValueError):
         raise ServiceUnavailable("Patreon could not be reached to finish the login.") from None
+    if not isinstance(answer, dict) or not answer.get("access_token"):
+        # Authlib returns a 429's body as if it were a token: Patreon is busy, not refusing.
+        raise ServiceUnavailable("Patreon could not be reached to finish the login.")
     return StoredToken.from_response(answer)
 
 
@@ -139,7 +143,7 @@ def complete_login(svc: Services, token: StoredToken) -> User:
     """Read who logged in and what they pledge, and store it all with their token."""
     try:
         identity = svc.user_client.fetch_identity(IDENTITY_QUERY, token=token).data
-    except PatreonUnavailable:
+    except TRANSIENT_ERRORS:  # unreachable, 5xx or throttled: try again later
         raise ServiceUnavailable("Patreon could not be reached to finish the login.") from None
     except PatreonError as exc:
         log.warning("identity could not be read after a login: %s", exc)
