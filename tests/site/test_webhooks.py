@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+import redis
 
 from tests.conftest import base_env
 from tests.site.conftest import AuthActions
@@ -361,3 +362,35 @@ def test_the_sandbox_control_page_sends_a_signed_webhook_that_changes_access(app
     assert [e["outcome"] for e in events(app)] == ["applied", "applied"]
     deliveries = patron.get("/sandbox/").get_data(as_text=True)
     assert "members:pledge:update" in deliveries
+
+
+# -- a delivery that fails half way ----------------------------------------------------
+
+
+def seen_ttls(app) -> list[int]:
+    svc = services(app)
+    return [svc.redis.ttl(k) for k in svc.redis.scan_iter(match=f"{svc.keys.prefix}webhook:seen:*")]
+
+
+def test_a_delivery_that_fails_half_way_is_applied_by_patreons_retry(app, patron, monkeypatch):
+    body = member_body("201")
+    claims = []
+
+    def redis_dies(index, event):
+        claims.extend(seen_ttls(app))
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(MembersIndex, "apply_event", redis_dies)
+    failed = post_webhook(patron, body)
+    assert failed.status_code == 503 and failed.is_json and failed.headers["Retry-After"]
+    # While it was being applied the body was only claimed for a minute, so even a
+    # Redis that could not forget the claim would take Patreon's retry soon.
+    assert claims and all(0 < ttl <= 60 for ttl in claims)
+    assert seen_ttls(app) == []
+    assert events(app) == []
+
+    monkeypatch.undo()
+    retry = post_webhook(patron, body)
+    assert retry.json["status"] == "applied"
+    assert patron.get("/members/vip").status_code == 200
+    assert all(ttl > 29 * 24 * 3600 for ttl in seen_ttls(app))  # remembered for Patreon's retries

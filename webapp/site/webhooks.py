@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 SEEN_FOR = 30 * 24 * 3600  # Patreon retries failed deliveries for days
+APPLYING_FOR = 60
 RECENT_EVENTS = 50
 
 
@@ -53,15 +54,19 @@ def receive():
         # Nothing to tell our patrons from another campaign's: let Patreon retry later.
         raise ServiceUnavailable("The site does not know its campaign yet; deliver again later.")
     seen = svc.keys.webhook_seen(body_digest(event.trigger, body))
-    if not svc.redis.set(seen, 1, nx=True, ex=SEEN_FOR):
+    # Claimed briefly while applying, kept once applied: if Redis dies half way,
+    # the claim lapses and Patreon's retry is applied rather than called a duplicate.
+    if not svc.redis.set(seen, 1, nx=True, ex=APPLYING_FOR):
         return jsonify(status="duplicate")
     try:
         if event.campaign_id != campaign.id:
             record(event, "ignored: another campaign")
+            svc.redis.expire(seen, SEEN_FOR)
             return jsonify(status="ignored", reason="the event is for another campaign")
         MembershipService(svc).save(event.snapshot)
         MembersIndex(svc, campaign.id).apply_event(event)
         record(event, "applied")
+        svc.redis.expire(seen, SEEN_FOR)
     except Exception:
         # Not applied (e.g. Redis failed half way): Patreon's retry must not be a "duplicate".
         with contextlib.suppress(redis.RedisError):
