@@ -90,11 +90,17 @@ def test_anyone_but_the_creator_gets_403_and_no_campaign_data(app, client, auth,
     assert site_state(app) == before
 
 
-def test_without_a_usable_creator_token_the_dashboard_says_how_to_connect(app, creator, auth):
+@pytest.mark.parametrize("token", [None, "gAAAA-undecryptable"], ids=["none", "undecryptable"])
+def test_without_a_usable_creator_token_the_dashboard_says_how_to_connect(
+    app, creator, auth, token
+):
     svc = services(app)
     # A token that cannot be decrypted (e.g. TOKEN_ENCRYPTION_KEY rotated without the old key)
     # is as good as none: nobody can read the campaign with it.
-    svc.redis.set(svc.keys.creator_token, "gAAAA-undecryptable")
+    if token is None:
+        svc.redis.delete(svc.keys.creator_token)
+    else:
+        svc.redis.set(svc.keys.creator_token, token)
     for path in DASHBOARD_GETS:
         answer = creator.get(path)
         page = answer.get_data(as_text=True)
@@ -107,7 +113,7 @@ def test_without_a_usable_creator_token_the_dashboard_says_how_to_connect(app, c
     answer = creator.post("/dashboard/sync", data={"csrf_token": auth.csrf_token("/")})
     assert "PATREON_CREATOR_ACCESS_TOKEN" in answer.get_data(as_text=True)
     assert sandbox_calls(creator, "campaign_members") == calls
-    assert svc.redis.get(svc.keys.creator_token) == "gAAAA-undecryptable"  # never overwritten
+    assert svc.redis.get(svc.keys.creator_token) == token  # never overwritten
 
 
 # -- what it shows ----------------------------------------------------------------------
