@@ -44,19 +44,31 @@ def receive():
         event = parse_member_event(trigger, body)
     except WebhookError as exc:
         return jsonify(error="Bad request", reason=str(exc)), 400
-    digest = hashlib.sha256(f"{trigger}\n".encode() + body).hexdigest()
-    if not svc.redis.set(svc.keys.webhook_seen(digest), 1, nx=True, ex=SEEN_FOR):
+    # Claimed before applying, so a retried (older) body can never undo a newer
+    # event; released again if applying fails, so Patreon's retry still counts.
+    seen = svc.keys.webhook_seen(hashlib.sha256(f"{trigger}\n".encode() + body).hexdigest())
+    if not svc.redis.set(seen, 1, nx=True, ex=SEEN_FOR):
         return jsonify(status="duplicate")
+    try:
+        outcome = apply(event)
+    except Exception:
+        svc.redis.delete(seen)
+        raise
+    return jsonify(status=outcome)
+
+
+def apply(event: MemberEvent) -> str:
+    svc = services()
     campaign = current_campaign()
     if campaign is not None and event.campaign_id != campaign.id:
         record(event, "ignored: another campaign")
-        return jsonify(status="ignored", reason="the event is for another campaign")
+        return "ignored"
     MembershipService(svc).save(event.snapshot)
     if campaign is not None:
         MembersIndex(svc, campaign.id).apply_event(event)
     record(event, "applied")
-    log.info("webhook %s applied to user %s", trigger, event.user_id)
-    return jsonify(status="applied")
+    log.info("webhook %s applied to user %s", event.trigger, event.user_id)
+    return "applied"
 
 
 def record(event: MemberEvent, outcome: str) -> None:
