@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     """Build the app from `environ` (default: the process environment and `.env`)."""
     config = load_config(environ)
+    register_logging()
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -52,6 +53,14 @@ def load_config(environ: Mapping[str, str] | None) -> Config:
 
         load_dotenv(ROOT / ".env")
     return Config.from_env(environ)
+
+
+def register_logging() -> None:
+    """Log INFO and up to stderr (the PaaS collects it) unless logging is set up already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def register_config(app: Flask, config: Config) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import fakeredis
 import redis
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 class RedisExtension:
@@ -37,10 +38,13 @@ def connect_redis(url: str | None) -> redis.Redis:
         socket_timeout=2,
         socket_connect_timeout=2,
         health_check_interval=30,
+        # One immediate retry on a fresh connection: enough to get past a pooled
+        # connection that died with a Redis restart, without redis-py's default
+        # backoff keeping a request waiting seconds while Redis is down.
+        retry=Retry(NoBackoff(), 1),
     )
 
 
 redis_store = RedisExtension()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-oauth = OAuth()

@@ -15,6 +15,7 @@ from webapp.sandbox.personas import (
     CAMPAIGN_ID,
     OTHER_CAMPAIGN_ID,
     PATRON_LOW_USER_ID,
+    PLEDGE_URL,
     TIER_SUPPORTER_ID,
     TIER_VIP_ID,
 )
@@ -106,7 +107,7 @@ def test_urls_a_browser_follows_are_root_relative(sandbox):
         CREATOR,
     ).json
     attributes = document["data"]["attributes"]
-    assert attributes["pledge_url"] == "/sandbox/c/5000/join"
+    assert attributes["pledge_url"] == PLEDGE_URL == "/sandbox/c/5000/join"
     assert attributes["url"] == "/sandbox/c/5000"
     [creator] = included(document, "user")
     assert creator["attributes"]["image_url"] == "/sandbox/avatars/100.svg"

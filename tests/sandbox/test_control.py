@@ -34,6 +34,7 @@ def test_the_control_page_shows_every_persona_and_the_sandbox_marker(sandbox):
     assert "not the real Patreon" in html
     for slug in ("creator", "patron-low", "patron-high", "declined", "former", "follower"):
         assert f'id="persona-{slug}"' in html
+    assert page.headers["Cache-Control"] == "no-store"
     assert "sandbox_browser=" in page.headers["Set-Cookie"]
     assert "SameSite=Lax" in page.headers["Set-Cookie"]
 
@@ -288,6 +289,7 @@ def test_avatars_are_svg_images_that_run_nothing(sandbox):
     assert avatar.mimetype == "image/svg+xml"
     assert b">HH</text>" in avatar.data
     assert avatar.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert avatar.headers["Cache-Control"] == "public, max-age=86400"
 
 
 @pytest.mark.parametrize(

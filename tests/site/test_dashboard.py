@@ -349,7 +349,7 @@ def test_ten_thousand_members_sync_and_the_first_page_reads_only_its_rows(ten_th
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert row_count(html) == 50
-    assert "10005 members · page 1 of 201" in html
+    assert "10,005 members · page 1 of 201" in html
     # What came back from Redis: the 50 rows of the page and a few small keys, not 10,000.
     assert reads.returned_by("hmget") == [50]
     assert reads.returned_by("zrange") == [50]
@@ -372,7 +372,7 @@ def test_ten_thousand_members_sync_and_the_first_page_reads_only_its_rows(ten_th
     chart = re.search(r"<svg.*?</svg>", dashboard.get_data(as_text=True), re.S).group(0)
     assert chart.count("<rect") == 3
     for count in expected.values():
-        assert f">{count}</text>" in chart
+        assert f">{count:,}</text>" in chart
 
     print(
         f"\n10k members: sync {sync_seconds:.2f}s, first members page {page_seconds * 1000:.0f} ms,"

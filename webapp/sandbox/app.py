@@ -55,6 +55,7 @@ def create_sandbox_blueprint(
 
     bp.after_request(_count_call)
     bp.after_request(remember_browser)
+    bp.after_request(_private_by_default)
     bp.register_error_handler(PageError, render_page_error)
     bp.register_error_handler(RedisError, _redis_down)
     for module in (oauth, api, control, pages):
@@ -93,6 +94,13 @@ def _count_call(response: Response) -> Response:
             g.sandbox.state.count_call(route, g.get("sandbox_user"), response.status_code)
         except RedisError:
             log.warning("sandbox: could not count a %s call (Redis)", route)
+    return response
+
+
+def _private_by_default(response: Response) -> Response:
+    # Consent pages, the control page and API answers are per browser or per
+    # token: no cache may keep them. Avatars say otherwise themselves.
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

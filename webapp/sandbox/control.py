@@ -15,7 +15,15 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from webapp.sandbox.core import PageError, browser_key, current, form_text, same_browser, world
+from webapp.sandbox.core import (
+    PageError,
+    browser_key,
+    current,
+    form_text,
+    fresh_world,
+    same_browser,
+    world,
+)
 from webapp.sandbox.personas import (
     ACTIVE,
     CAMPAIGN_ID,
@@ -179,8 +187,7 @@ def change_persona_pledge(slug: str) -> Response:
     except PledgeError as exc:
         raise PageError(400, "That pledge cannot be set", str(exc)) from None
     sandbox.state.set_pledge(membership_id, pledge)
-    here.pledges[membership_id] = pledge
-    results = _send_event(here, membership_id, trigger) if trigger else []
+    results = _send_event(fresh_world(), membership_id, trigger) if trigger else []
     return _back(
         "saved",
         persona,

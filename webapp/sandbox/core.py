@@ -80,6 +80,12 @@ def world() -> World:
     return g.sandbox_world
 
 
+def fresh_world() -> World:
+    """A new view after this request changed a pledge (a World is a snapshot)."""
+    g.pop("sandbox_world", None)
+    return world()
+
+
 def mount_path() -> str:
     """Where the blueprint is mounted, e.g. `/sandbox` (root-relative, no host)."""
     return url_for("sandbox.control_page").rstrip("/")

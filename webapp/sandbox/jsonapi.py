@@ -167,9 +167,6 @@ class Query:
                 fields[match.group(1)] = _checked_fields(match.group(1), value, name)
         return cls(includes=includes, fields=fields)
 
-    def wants(self, resource_type: str, attribute: str) -> bool:
-        return attribute in self.fields.get(resource_type, ())
-
 
 def _checked_fields(resource_type: str, value: str, parameter: str) -> frozenset[str]:
     known = ATTRIBUTES.get(resource_type)

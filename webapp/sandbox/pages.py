@@ -12,7 +12,7 @@ from flask import Blueprint, make_response, render_template
 from werkzeug.wrappers import Response
 
 from webapp.sandbox.core import PageError, world
-from webapp.sandbox.personas import ACTIVE, CAMPAIGNS, POSTS, TIERS, Campaign
+from webapp.sandbox.personas import ACTIVE, CAMPAIGNS, TIERS, Campaign
 
 # Colours for avatar backgrounds (all readable with white initials).
 _AVATAR_COLOURS = ("#b4235a", "#1f6feb", "#8250df", "#1a7f37", "#bc4c00", "#0a7ea4", "#6e40c9")
@@ -29,13 +29,12 @@ def register(bp: Blueprint) -> None:
 def campaign_page(campaign_id: str) -> str:
     campaign = _campaign(campaign_id)
     here = world()
-    posts = [p for p in POSTS.values() if p.campaign_id == campaign.id]
     return render_template(
         "sandbox/campaign.html",
         campaign=campaign,
         creator=here.user(campaign.creator_id),
         tiers=here.tiers_of(campaign),
-        posts=sorted(posts, key=lambda p: p.published_at, reverse=True),
+        posts=sorted(here.posts_of(campaign.id), key=lambda p: p.published_at, reverse=True),
         tier_titles={t.id: t.title for t in TIERS.values()},
         patron_count=here.patron_count(campaign.id),
         avatar_url=here.avatar_url,

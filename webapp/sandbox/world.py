@@ -48,6 +48,8 @@ class World:
         self.generated = generated
         self.pledges = pledges  # changed persona pledges by member id
         self.prefix = prefix.rstrip("/")
+        # Campaigns and tiers are reached from every member of a page: build each once.
+        self._shared_nodes: dict[tuple[str, str], Node] = {}
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -185,6 +187,18 @@ class World:
         )
 
     def campaign_node(self, campaign: Campaign) -> Node:
+        key = ("campaign", campaign.id)
+        if key not in self._shared_nodes:
+            self._shared_nodes[key] = self._build_campaign_node(campaign)
+        return self._shared_nodes[key]
+
+    def tier_node(self, tier: Tier) -> Node:
+        key = ("tier", tier.id)
+        if key not in self._shared_nodes:
+            self._shared_nodes[key] = self._build_tier_node(tier)
+        return self._shared_nodes[key]
+
+    def _build_campaign_node(self, campaign: Campaign) -> Node:
         creator = USERS[campaign.creator_id]
         return Node(
             "campaign",
@@ -226,7 +240,7 @@ class World:
             },
         )
 
-    def tier_node(self, tier: Tier) -> Node:
+    def _build_tier_node(self, tier: Tier) -> Node:
         return Node(
             "tier",
             tier.id,

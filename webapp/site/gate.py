@@ -51,7 +51,7 @@ def check_access(rule: Rule) -> Response | None:
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if rule.needs_membership and not current_user.is_owner:
+    if rule.needs_membership:
         response = ensure_current_membership()
         if response is not None:
             return response
@@ -61,7 +61,12 @@ def check_access(rule: Rule) -> Response | None:
 
 
 def ensure_current_membership() -> Response | None:
-    """Bring `current_user.membership` up to date, or say why it cannot be."""
+    """Bring `current_user.membership` up to date, or say why it cannot be.
+
+    The owner passes every rule, so their pledge is never asked for.
+    """
+    if current_user.is_owner:
+        return None
     campaign = current_campaign()
     if campaign is None:
         raise ServiceUnavailable(

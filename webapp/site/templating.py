@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -29,15 +28,9 @@ def when(value: float | str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def extract(key: str, mapping: Mapping[str, str]) -> str:
-    """`ids | map("extract", titles)`: each key's value in `mapping` (the key when absent)."""
-    return mapping.get(key, key)
-
-
 def register_template_context(app: Flask, config: Config) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
-    app.jinja_env.filters["extract"] = extract
     banners = []
     if config.sandbox:
         banners.append(

@@ -19,6 +19,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from webapp.patreon import parse_member_event, verify_signature
 from webapp.patreon.webhooks import MemberEvent, WebhookError
+from webapp.site.campaign import Campaign
 from webapp.site.context import current_campaign
 from webapp.site.errors import ServiceUnavailable
 from webapp.site.members_index import MembersIndex
@@ -53,27 +54,32 @@ def receive():
     if campaign is None:
         # Nothing to tell our patrons from another campaign's: let Patreon retry later.
         raise ServiceUnavailable("The site does not know its campaign yet; deliver again later.")
+    # Claimed before applying, so a retried (older) body can never undo a newer
+    # event. Claimed only briefly until applied, and released if applying fails,
+    # so Patreon's retry still counts even when Redis died half way.
     seen = svc.keys.webhook_seen(body_digest(event.trigger, body))
-    # Claimed briefly while applying, kept once applied: if Redis dies half way,
-    # the claim lapses and Patreon's retry is applied rather than called a duplicate.
     if not svc.redis.set(seen, 1, nx=True, ex=APPLYING_FOR):
         return jsonify(status="duplicate")
     try:
-        if event.campaign_id != campaign.id:
-            record(event, "ignored: another campaign")
-            svc.redis.expire(seen, SEEN_FOR)
-            return jsonify(status="ignored", reason="the event is for another campaign")
-        MembershipService(svc).save(event.snapshot)
-        MembersIndex(svc, campaign.id).apply_event(event)
-        record(event, "applied")
+        outcome = apply(event, campaign)
         svc.redis.expire(seen, SEEN_FOR)
     except Exception:
-        # Not applied (e.g. Redis failed half way): Patreon's retry must not be a "duplicate".
         with contextlib.suppress(redis.RedisError):
             svc.redis.delete(seen)
         raise
-    log.info("webhook %s applied to user %s", trigger, event.user_id)
-    return jsonify(status="applied")
+    return jsonify(status=outcome)
+
+
+def apply(event: MemberEvent, campaign: Campaign) -> str:
+    svc = services()
+    if event.campaign_id != campaign.id:
+        record(event, "ignored: another campaign")
+        return "ignored"
+    MembershipService(svc).save(event.snapshot)
+    MembersIndex(svc, campaign.id).apply_event(event)
+    record(event, "applied")
+    log.info("webhook %s applied to user %s", event.trigger, event.user_id)
+    return "applied"
 
 
 def body_digest(trigger: str, body: bytes) -> str:
