@@ -23,6 +23,7 @@ from webapp.inprocess import transports_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUEST_BYTES = 1024 * 1024
+STATIC_MAX_AGE = 3600  # CSS and images are not fingerprinted: an hour, not forever
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +76,7 @@ def register_config(app: Flask, config: Config) -> None:
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         PREFERRED_URL_SCHEME="https" if config.is_production else "http",
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SEND_FILE_MAX_AGE_DEFAULT=STATIC_MAX_AGE,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
     if config.is_production:

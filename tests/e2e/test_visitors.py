@@ -59,7 +59,9 @@ def expect_vip_page(page: Page, response: Response) -> None:
 def expect_forbidden(page: Page, response: Response) -> None:
     """The 403 says what is needed and offers the campaign's pledge page."""
     assert response.status == 403
-    expect(page.get_by_role("heading", level=1)).to_have_text("This page is for supporters")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Your membership doesn't include this page"
+    )
     expect(page.get_by_role("main")).to_contain_text("To open this page you need")
     pledge = page.get_by_role("link", name="Become a patron")
     expect(pledge).to_be_visible()

@@ -57,6 +57,7 @@ def test_deny_is_a_400_in_plain_words_and_no_session(client, auth):
     assert "error=access_denied" in callback
     answer = client.get(path_of(callback))
     assert answer.status_code == 400
+    assert b"Login did not complete" in answer.data
     assert b"chose not to allow access" in answer.data
     assert client.get("/api/me").json["authenticated"] is False
 

@@ -150,7 +150,7 @@ def test_sync_reads_every_member_page_by_page_with_a_progress_bar(app, run, monk
     monkeypatch.setattr(click._termui_impl, "isatty", lambda stream: True)
     result = run("sync")
     assert result.exit_code == 0, result.output
-    assert re.search(r"Synced 2505 members in \d+\.\ds\.", result.output)
+    assert re.search(r"Synced 2,505 members in \d+\.\ds\.", result.output)
     progress = re.findall(r"Reading members .*?(\d+)/2505", result.output)
     assert progress == ["0", "1000", "2000", "2505"]
     assert MembersIndex(services(app), "5000").summary([]).total == 2505

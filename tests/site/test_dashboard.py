@@ -138,7 +138,7 @@ def test_the_summary_chart_token_health_and_recent_events_render(app, creator):
     assert "<script" not in page
     # Token health: the seeded token has no known expiry; it never shows the token itself.
     token = services(app).creator_store().get()
-    assert "expiry unknown" in page
+    assert "expiry known after the first refresh" in page
     assert token.access_token not in page and token.refresh_token not in page
     # Recent webhook events.
     assert "members:pledge:update" in page and "applied" in page

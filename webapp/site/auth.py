@@ -31,6 +31,7 @@ from webapp.site.users import User, end_session, start_session
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
+LOGIN_FAILED = "Login did not complete"
 LOGIN_NEXT = "login_next"  # session: state -> where to go after the login
 MAX_PENDING_LOGINS = 5
 MAX_NEXT_LENGTH = 2000
@@ -77,6 +78,10 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def login_failed(reason: str) -> BadRequest:
+    return BadRequest(reason, title=LOGIN_FAILED)
+
+
 def callback_url() -> str:
     return services().config.patreon_redirect_uri or url_for("auth.callback", _external=True)
 
@@ -113,21 +118,21 @@ def _forget_pending(state: str) -> None:
 def _exchange_code() -> StoredToken:
     error = request.args.get("error")
     if error == "access_denied":
-        raise BadRequest("You chose not to allow access on Patreon, so you are not logged in.")
+        raise login_failed("You chose not to allow access on Patreon, so you are not logged in.")
     if error:
-        raise BadRequest(f"Patreon did not log you in ({error[:60]}).")
+        raise login_failed(f"Patreon did not log you in ({error[:60]}).")
     if not request.args.get("code"):
-        raise BadRequest("Patreon's answer carried no login code. Please log in again.")
+        raise login_failed("Patreon's answer carried no login code. Please log in again.")
     try:
         answer = patreon_oauth().authorize_access_token(timeout=10)
     except MismatchingStateError:
-        raise BadRequest(
+        raise login_failed(
             "This login link has expired, was already used, or was started in another "
             "browser. Please log in again."
         ) from None
     except OAuthError as exc:
         log.info("the token endpoint refused a login code: %s", exc.error)
-        raise BadRequest(
+        raise login_failed(
             "Patreon did not accept the login code (it may have expired or been used). "
             "Please log in again."
         ) from None
@@ -147,7 +152,9 @@ def complete_login(svc: Services, token: StoredToken) -> User:
         raise ServiceUnavailable("Patreon could not be reached to finish the login.") from None
     except PatreonError as exc:
         log.warning("identity could not be read after a login: %s", exc)
-        raise BadRequest("Patreon did not let us read your profile. Please log in again.") from None
+        raise login_failed(
+            "Patreon did not let us read your profile. Please log in again."
+        ) from None
     campaign = CampaignService(svc).ensure()
     campaign_id = campaign.id if campaign else svc.config.patreon_campaign_id
     profile = Profile.from_identity(identity)

@@ -74,7 +74,7 @@ def sync() -> None:
             count = sync_members(services(), progress=progress)
     except PatreonError as exc:
         raise click.ClickException(f"sync failed: {exc}") from None
-    click.echo(f"Synced {count} members in {time.monotonic() - started:.1f}s.")
+    click.echo(f"Synced {count:,} members in {time.monotonic() - started:.1f}s.")
 
 
 @patreon.command("register-webhook")

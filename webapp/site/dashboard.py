@@ -113,7 +113,7 @@ def sync(campaign: Campaign):
         log.warning("dashboard sync failed: %s", exc)
         flash("Patreon did not answer the sync. Nothing was changed; try again later.", "error")
     else:
-        flash(f"Synced {count} members from Patreon.", "success")
+        flash(f"Synced {count:,} members from Patreon.", "success")
     return redirect(url_for("dashboard.index"))
 
 

@@ -24,11 +24,12 @@ JSON_PREFIXES = ("/api/", "/webhooks/")
 
 
 class BadRequest(Exception):
-    """400 with a reason a visitor can act on."""
+    """400 with a reason a visitor can act on (and, optionally, a plainer title)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, title: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.title = title
 
 
 class ServiceUnavailable(Exception):
@@ -50,7 +51,7 @@ class AccessDenied(Exception):
 TITLES = {
     400: "That request could not be understood",
     401: "Not authorized",
-    403: "This page is for supporters",
+    403: "Your membership doesn't include this page",
     404: "Page not found",
     405: "That method is not allowed here",
     413: "That request is too large",
@@ -66,16 +67,15 @@ def wants_json() -> bool:
 REDIS_DOWN = "Our data store is not answering. Please try again shortly."
 
 
-def error_response(status: int, reason: str, **context):
+def error_response(status: int, reason: str, title: str | None = None, **context):
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    title = title or TITLES.get(status, "Error")
     if wants_json():
-        return jsonify(error=TITLES.get(status, "Error"), reason=reason), status, headers
+        return jsonify(error=title, reason=reason), status, headers
     # 500 and 503 may come from Redis being down: the page must not need it.
     context.setdefault("plain", status in (500, 503))
     try:
-        page = render_template(
-            "error.html", status=status, title=TITLES.get(status, "Error"), reason=reason, **context
-        )
+        page = render_template("error.html", status=status, title=title, reason=reason, **context)
     except redis.RedisError:
         if context["plain"]:
             raise
@@ -88,7 +88,7 @@ def error_response(status: int, reason: str, **context):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest):
-        return error_response(400, error.reason)
+        return error_response(400, error.reason, error.title)
 
     @app.errorhandler(ServiceUnavailable)
     def unavailable(error: ServiceUnavailable):
