@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet
 
+from webapp.patreon.oauth import PATREON_BASE_URL
 from webapp.site.rules import Rule, RuleError, parse_access_rules
 
 log = logging.getLogger(__name__)
 
-PATREON_BASE_URL = "https://www.patreon.com"
 DEFAULT_SCOPES = ("identity", "identity.memberships")
 # The example pages. The dashboard is gated in code (@requires("creator")), so no
 # ACCESS_RULES setting can open it.
@@ -275,10 +275,10 @@ class _Reader:
 
 def derive_secret(secret_key: str, purpose: str) -> str:
     """A stable secret for one purpose, so one SECRET_KEY can seed several."""
-    digest = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return derive_fernet_key(secret_key, purpose).rstrip("=")
 
 
 def derive_fernet_key(secret_key: str, purpose: str) -> str:
+    """32 bytes derived from SECRET_KEY for `purpose`, url-safe base64 (a Fernet key)."""
     digest = hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()

@@ -57,10 +57,5 @@ def _body_bytes(body: bytes | str | None) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-def mount_in_process(session: requests.Session, origin: str, app: WSGIApp) -> requests.Session:
-    session.mount(origin.rstrip("/") + "/", InProcessTransport(app))
-    return session
-
-
 def transports_for(origin: str, app: WSGIApp) -> Mapping[str, BaseAdapter]:
     return {origin.rstrip("/") + "/": InProcessTransport(app)}

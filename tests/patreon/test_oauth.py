@@ -1,3 +1,4 @@
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -181,3 +182,59 @@ def test_unreachable_token_endpoint_is_unavailable(mocked):
     mocked.post(TOKEN_URL, body=requests.ConnectionError("down"))
     with pytest.raises(PatreonUnavailable):
         make_oauth(token=old).refresh_token(old)
+
+
+def test_refreshing_a_visitors_token_never_caches_it_on_a_shared_helper(mocked):
+    # One helper serves every visitor (the site's user client has no token or store).
+    shared = make_oauth()
+    mocked.post(TOKEN_URL, json=token_answer("visitor-new"))
+    fresh = shared.refresh_token(token("visitor"))
+    assert fresh.access_token == "access-visitor-new"
+    assert shared.cached_token is None
+
+
+def test_a_stale_cached_token_refreshes_the_newer_stored_one(mocked):
+    # Another client of this process refreshed (store: "b"), and "b" has expired
+    # since; our cache still holds "a", whose refresh token is long spent.
+    cached = token("a", expires_in=-10)
+    store = MemoryStore(token("b", expires_in=-10))
+    mocked.post(
+        TOKEN_URL,
+        json=token_answer("c"),
+        match=[
+            matchers.urlencoded_params_matcher(
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": "refresh-b",
+                    "client_id": "cid",
+                    "client_secret": "csecret",
+                }
+            )
+        ],
+    )
+    oauth = make_oauth(token=cached, store=store)
+    assert oauth.refresh_token(cached).access_token == "access-c"
+    assert store.get().access_token == "access-c"
+    assert oauth.cached_token.access_token == "access-c"
+
+
+def test_a_replace_only_store_does_not_bring_back_a_token_deleted_during_a_refresh(mocked):
+    import fakeredis
+
+    from webapp.patreon import KVStore
+
+    storage = fakeredis.FakeRedis()
+    store = KVStore(storage, "token:user:1", replace_only=True)
+    old = token("old")
+    store.put(old)  # nothing to replace yet: a login writes with a plain store
+    assert store.get() is None
+    KVStore(storage, "token:user:1").put(old)
+
+    def logout_meanwhile(request):
+        store.delete()  # the user logs out while the refresh is in flight
+        return (200, {}, json.dumps(token_answer("new")))
+
+    mocked.add_callback(responses.POST, TOKEN_URL, callback=logout_meanwhile)
+    fresh = make_oauth(token=old, store=store).refresh_token(old)
+    assert fresh.access_token == "access-new"  # the request in flight may finish
+    assert store.get() is None  # but the logged-out token stays gone

@@ -21,7 +21,7 @@ from webapp.patreon.jsonapi import Document, Resource, normalize
 from webapp.patreon.oauth import PATREON_BASE_URL, PatreonOAuth
 from webapp.patreon.query import ROUTES, QueryBuilder
 from webapp.patreon.scopes import validate_scopes
-from webapp.patreon.stores import TokenStore
+from webapp.patreon.stores import TokenStore, ensure_store
 from webapp.patreon.tokens import DEFAULT_LEEWAY, StoredToken
 
 
@@ -72,14 +72,12 @@ class PatreonClient:
         bound = copy.copy(self)
         bound.oauth = copy.copy(self.oauth)
         bound.oauth.cached_token = token
-        bound.oauth.store = store
+        bound.oauth.store = ensure_store(store) if store is not None else None
         return bound
 
     @property
     def token(self) -> StoredToken | None:
-        return self.current_token()
-
-    def current_token(self) -> StoredToken | None:
+        """The bound token: the cached one, else the store's (then cached)."""
         if self.oauth.cached_token is None and self.oauth.store is not None:
             self.oauth.cached_token = self.oauth.store.get()
         return self.oauth.cached_token
@@ -89,12 +87,12 @@ class PatreonClient:
     def fetch_identity(
         self, query: QueryBuilder | None = None, *, token: StoredToken | None = None
     ) -> Document:
-        return self._get(query or QueryBuilder.identity, None, token)
+        return self._send("GET", query or QueryBuilder.identity, None, token)
 
     def fetch_campaigns(
         self, query: QueryBuilder | None = None, *, token: StoredToken | None = None
     ) -> Document:
-        return self._get(query or QueryBuilder.campaigns, None, token)
+        return self._send("GET", query or QueryBuilder.campaigns, None, token)
 
     def fetch_campaign(
         self,
@@ -103,7 +101,7 @@ class PatreonClient:
         *,
         token: StoredToken | None = None,
     ) -> Document:
-        return self._get(query or QueryBuilder.campaign, campaign_id, token)
+        return self._send("GET", query or QueryBuilder.campaign, campaign_id, token)
 
     def fetch_campaign_members(
         self,
@@ -112,7 +110,7 @@ class PatreonClient:
         *,
         token: StoredToken | None = None,
     ) -> Document:
-        return self._get(query or QueryBuilder.campaign_members, campaign_id, token)
+        return self._send("GET", query or QueryBuilder.campaign_members, campaign_id, token)
 
     def iter_campaign_members(
         self,
@@ -152,7 +150,7 @@ class PatreonClient:
     def fetch_member(
         self, member_id: str, query: QueryBuilder | None = None, *, token: StoredToken | None = None
     ) -> Document:
-        return self._get(query or QueryBuilder.member, member_id, token)
+        return self._send("GET", query or QueryBuilder.member, member_id, token)
 
     def fetch_campaign_posts(
         self,
@@ -161,17 +159,17 @@ class PatreonClient:
         *,
         token: StoredToken | None = None,
     ) -> Document:
-        return self._get(query or QueryBuilder.campaign_posts, campaign_id, token)
+        return self._send("GET", query or QueryBuilder.campaign_posts, campaign_id, token)
 
     def fetch_post(
         self, post_id: str, query: QueryBuilder | None = None, *, token: StoredToken | None = None
     ) -> Document:
-        return self._get(query or QueryBuilder.post, post_id, token)
+        return self._send("GET", query or QueryBuilder.post, post_id, token)
 
     def fetch_webhooks(
         self, query: QueryBuilder | None = None, *, token: StoredToken | None = None
     ) -> Document:
-        return self._get(query or QueryBuilder.webhooks, None, token)
+        return self._send("GET", query or QueryBuilder.webhooks, None, token)
 
     def create_webhook(
         self,
@@ -214,11 +212,6 @@ class PatreonClient:
 
     # -- the one request path -----------------------------------------------
 
-    def _get(
-        self, query: QueryBuilder, resource_id: str | None, token: StoredToken | None
-    ) -> Document:
-        return self._send("GET", query, resource_id, token)
-
     def _send(
         self,
         method: str,
@@ -228,7 +221,7 @@ class PatreonClient:
         body: Any = None,
     ) -> Document:
         path = query.route.url_path(resource_id)
-        token = token or self.current_token()
+        token = token or self.token
         if token is None:
             raise MissingToken(
                 f"no token for {method} {query.route.name}: log in or store one first"

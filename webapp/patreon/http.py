@@ -66,44 +66,44 @@ class PatreonHTTP:
         Returns 2xx and 401 answers (the caller decides about refreshing);
         raises a typed error for everything else.
         """
-        url = f"{self.api_base_url}{path}"
-        headers = {"Authorization": f"Bearer {token.access_token}"}
+        what = f"{method} {path}"
+        send = {
+            "url": f"{self.api_base_url}{path}",
+            "params": params,
+            "json": json,
+            "headers": {"Authorization": f"Bearer {token.access_token}"},
+            "timeout": self.retry.timeout,
+        }
         # A POST that timed out or failed may have been applied: never send it twice.
         retries = self.retry.server_error_retries if method != "POST" else 0
         throttled = failed = 0
         while True:
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers=headers,
-                    timeout=self.retry.timeout,
-                )
+                response = self.session.request(method, **send)
             except requests.RequestException as exc:
                 failed += 1
                 if failed > retries:
-                    raise PatreonUnavailable(f"{method} {path}: {type(exc).__name__}") from None
-                self._back_off(failed, f"{method} {path}: {type(exc).__name__}")
+                    raise PatreonUnavailable(f"{what}: {type(exc).__name__}") from None
+                self._back_off(failed, f"{what}: {type(exc).__name__}")
                 continue
             status = response.status_code
             if status < 400 or status == 401:
                 return response
             if status == 429:
                 throttled += 1
-                wait = retry_after_seconds(response)
-                if throttled > self.retry.rate_limit_retries or wait > self.retry.max_wait:
-                    raise PatreonRateLimited(status, error_objects(response), retry_after=wait)
-                log.warning("Patreon throttled %s %s; waiting %.1fs", method, path, wait)
-                self.sleep(wait)
-                continue
-            if status >= 500:
+                self._wait_out_throttling(response, throttled, what)
+            elif status >= 500 and failed < retries:
                 failed += 1
-                if failed <= retries:
-                    self._back_off(failed, f"{method} {path} answered {status}")
-                    continue
-            raise api_error_for(status, error_objects(response))
+                self._back_off(failed, f"{what} answered {status}")
+            else:
+                raise api_error_for(status, error_objects(response))
+
+    def _wait_out_throttling(self, response: requests.Response, times: int, what: str) -> None:
+        wait = retry_after_seconds(response)
+        if times > self.retry.rate_limit_retries or wait > self.retry.max_wait:
+            raise PatreonRateLimited(429, error_objects(response), retry_after=wait)
+        log.warning("Patreon throttled %s; waiting %.1fs", what, wait)
+        self.sleep(wait)
 
     def _back_off(self, attempt: int, what: str) -> None:
         wait = self.retry.backoff * 2 ** (attempt - 1)

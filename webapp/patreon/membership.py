@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ACTIVE_PATRON = "active_patron"
@@ -36,11 +36,6 @@ class MembershipSnapshot:
 
     def age(self, now: float | None = None) -> float:
         return (time.time() if now is None else now) - self.fetched_at
-
-    def with_source(self, source: str, fetched_at: float | None = None) -> MembershipSnapshot:
-        return replace(
-            self, source=source, fetched_at=time.time() if fetched_at is None else fetched_at
-        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

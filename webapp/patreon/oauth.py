@@ -19,7 +19,7 @@ from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from requests.adapters import BaseAdapter
 
 from webapp.patreon.errors import InvalidGrant, PatreonUnavailable, TokenRefreshError
-from webapp.patreon.stores import PROCESS_LOCK, TokenStore
+from webapp.patreon.stores import PROCESS_LOCK, TokenStore, ensure_store
 from webapp.patreon.tokens import StoredToken
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class PatreonOAuth:
         self.scopes = tuple(str(s) for s in scopes)
         self.state = state
         self.cached_token = token
-        self.store = store
+        self.store = ensure_store(store) if store is not None else None
         self.base_url = base_url.rstrip("/")
         self.authorize_url = authorize_url or f"{self.base_url}/oauth2/authorize"
         self.token_url = f"{self.base_url}/api/oauth2/token"
@@ -100,42 +100,52 @@ class PatreonOAuth:
         """Refresh `token` once across every thread and process sharing the store.
 
         The new token is put in the store (and cached) before the old one is
-        forgotten. If the store already holds a different token, someone else
-        refreshed: that token is adopted and nothing is sent upstream.
+        forgotten. If the store already holds a different, unexpired token,
+        someone else refreshed: it is adopted and nothing is sent upstream. If
+        the store's token has expired too, that newest token is the one refreshed.
         """
+        ours = self._is_ours(token)
         with self._refresh_lock():
-            stored = self._newer_stored_token(token)
-            if stored is not None:
-                self.cached_token = stored
-                return stored
+            stored = self.store.get() if self.store else None
+            if stored is not None and stored.access_token != token.access_token:
+                if not stored.is_expired(leeway=0):
+                    return self._remember(stored, ours)  # someone else refreshed
+                token = stored  # our copy is older than the store's: refresh the newest
             try:
                 fresh = self._exchange_refresh_token(token)
             except InvalidGrant:
-                return self._after_invalid_grant(token)
+                return self._after_invalid_grant(token, ours)
             if self.store is not None:
                 self.store.put(fresh)
-            self.cached_token = fresh
             log.info("refreshed a Patreon token (expires in %ss)", fresh.expires_in)
-            return fresh
+            return self._remember(fresh, ours)
 
-    def _after_invalid_grant(self, token: StoredToken) -> StoredToken:
+    def _is_ours(self, token: StoredToken) -> bool:
+        """Whether `token` is this helper's own (its cached token, or its store's).
+
+        Only then is the refreshed token cached here: a helper shared by many
+        visitors must never start calling the API as the last one refreshed.
+        """
+        if self.cached_token is not None:
+            return self.cached_token.access_token == token.access_token
+        return self.store is not None
+
+    def _remember(self, token: StoredToken, ours: bool) -> StoredToken:
+        if ours:
+            self.cached_token = token
+        return token
+
+    def _after_invalid_grant(self, token: StoredToken, ours: bool) -> StoredToken:
         # Another process may have spent the refresh token a moment ago.
-        stored = self._newer_stored_token(token)
-        if stored is not None:
-            self.cached_token = stored
-            return stored
-        current = self.store.get() if self.store else None
-        if current is not None and current.access_token == token.access_token:
-            self.store.delete()
-        self.cached_token = None
-        raise InvalidGrant("invalid_grant", "the refresh token is no longer valid; authorize again")
-
-    def _newer_stored_token(self, token: StoredToken) -> StoredToken | None:
-        """A usable token in the store other than `token`: someone else refreshed."""
         stored = self.store.get() if self.store else None
-        if stored is None or stored.access_token == token.access_token:
-            return None
-        return None if stored.is_expired(leeway=0) else stored
+        if stored is not None and stored.access_token != token.access_token:
+            if not stored.is_expired(leeway=0):
+                return self._remember(stored, ours)
+        elif stored is not None:
+            self.store.delete()  # the dead token is ours: nobody can use it again
+        if ours:
+            self.cached_token = None
+        raise InvalidGrant("invalid_grant", "the refresh token is no longer valid; authorize again")
 
     def _exchange_refresh_token(self, token: StoredToken) -> StoredToken:
         if not token.refresh_token:

@@ -21,7 +21,6 @@ MAX_PAGE_COUNT = 1000
 class Route:
     name: str
     path: str  # with {id} where the route needs one
-    resource_type: str
     includes: frozenset[str]
 
     def url_path(self, resource_id: str | None = None) -> str:
@@ -45,7 +44,6 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
             Route(
                 "identity",
                 "/identity",
-                "user",
                 frozenset(
                     {
                         "memberships",
@@ -55,14 +53,14 @@ ROUTES: Mapping[str, Route] = MappingProxyType(
                     }
                 ),
             ),
-            Route("campaigns", "/campaigns", "campaign", _CAMPAIGN_INCLUDES),
-            Route("campaign", "/campaigns/{id}", "campaign", _CAMPAIGN_INCLUDES),
-            Route("campaign_members", "/campaigns/{id}/members", "member", _MEMBER_INCLUDES),
-            Route("member", "/members/{id}", "member", _MEMBER_INCLUDES),
-            Route("campaign_posts", "/campaigns/{id}/posts", "post", _POST_INCLUDES),
-            Route("post", "/posts/{id}", "post", _POST_INCLUDES),
-            Route("webhooks", "/webhooks", "webhook", frozenset({"campaign", "client"})),
-            Route("webhook", "/webhooks/{id}", "webhook", frozenset({"campaign", "client"})),
+            Route("campaigns", "/campaigns", _CAMPAIGN_INCLUDES),
+            Route("campaign", "/campaigns/{id}", _CAMPAIGN_INCLUDES),
+            Route("campaign_members", "/campaigns/{id}/members", _MEMBER_INCLUDES),
+            Route("member", "/members/{id}", _MEMBER_INCLUDES),
+            Route("campaign_posts", "/campaigns/{id}/posts", _POST_INCLUDES),
+            Route("post", "/posts/{id}", _POST_INCLUDES),
+            Route("webhooks", "/webhooks", frozenset({"campaign", "client"})),
+            Route("webhook", "/webhooks/{id}", frozenset({"campaign", "client"})),
         )
     }
 )

@@ -115,9 +115,14 @@ class KVStore:
         cipher: Cipher | None = None,
         lock_key: str | None = None,
         lock_timeout: float = 30.0,
+        replace_only: bool = False,
     ):
+        """`replace_only`: `put` only replaces a token that is still there, so a
+        refresh finishing after a logout cannot bring the deleted token back
+        (needs a storage whose `set` takes `xx=`, as Redis's does)."""
         self.storage = storage
         self.key = key
+        self.replace_only = replace_only
         self.cipher = cipher
         self.lock_key = lock_key or f"{key}:lock"
         self.lock_timeout = lock_timeout
@@ -128,7 +133,10 @@ class KVStore:
 
     def put(self, token: StoredToken) -> None:
         _check_token(token)
-        self.storage.set(self.key, self._encode(token))
+        if self.replace_only:
+            self.storage.set(self.key, self._encode(token), xx=True)
+        else:
+            self.storage.set(self.key, self._encode(token))
 
     def delete(self) -> None:
         self.storage.delete(self.key)

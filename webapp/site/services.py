@@ -42,23 +42,30 @@ class Services:
     creator_client: PatreonCreatorClient
     batch_creator_client: PatreonCreatorClient
 
-    def token_store(self, key: str, storage: redis.Redis | None = None) -> KVStore:
+    def token_store(
+        self, key: str, storage: redis.Redis | None = None, *, replace_only: bool = False
+    ) -> KVStore:
         """An encrypted token store at `key` (on a pipeline when one is given)."""
-        return token_store(storage or self.redis, self.keys, self.cipher, key)
+        return token_store(storage or self.redis, self.keys, self.cipher, key, replace_only)
 
     def creator_store(self) -> KVStore:
         return self.token_store(self.keys.creator_token)
 
     def user_store(self, user_id: str) -> KVStore:
-        return self.token_store(self.keys.user_token(user_id))
+        """Refreshes only replace the token: after a logout deleted it, it stays gone."""
+        return self.token_store(self.keys.user_token(user_id), replace_only=True)
 
     def client_for_user(self, user_id: str) -> PatreonUserClient:
         """A user client bound to the user's stored token (refreshes write back there)."""
         return self.user_client.with_token(None, self.user_store(user_id))
 
 
-def token_store(storage: redis.Redis, keys: RedisKeys, cipher: MultiFernet, key: str) -> KVStore:
-    return KVStore(storage, key, cipher=cipher, lock_key=keys.refresh_lock(key))
+def token_store(
+    storage: redis.Redis, keys: RedisKeys, cipher: MultiFernet, key: str, replace_only: bool = False
+) -> KVStore:
+    return KVStore(
+        storage, key, cipher=cipher, lock_key=keys.refresh_lock(key), replace_only=replace_only
+    )
 
 
 def build_services(
