@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from requests.adapters import BaseAdapter
@@ -67,7 +67,7 @@ class PatreonClient:
         self.validate_token = validate_token
         self.token_leeway = token_leeway
 
-    def with_token(self, token: StoredToken | None, store: TokenStore | None = None):
+    def with_token(self, token: StoredToken | None, store: TokenStore | None = None) -> Self:
         """A copy bound to another token (and store), sharing the HTTP session."""
         bound = copy.copy(self)
         bound.oauth = copy.copy(self.oauth)
