@@ -122,3 +122,21 @@ def test_session_cookie_is_httponly_and_lax(client, auth):
     cookie = client.get_cookie("session")
     assert cookie.http_only and cookie.same_site == "Lax"
     assert not cookie.secure  # development; production sets Secure (test_security)
+
+
+def test_the_session_cookie_stays_small_however_many_logins_are_started(client, auth):
+    # Each started login leaves Authlib's state and PKCE verifier in the session for an
+    # hour; browsers drop cookies over 4 KB, which would break every later login.
+    consent_pages = [auth.start("/members") for _ in range(30)]
+    assert len(client.get_cookie("session").value) < 2000
+    landed = client.get(path_of(auth.consent(consent_pages[-1], "patron-low")))
+    assert landed.status_code == 302 and landed.headers["Location"] == "/members"
+    assert client.get("/api/me").json["user"]["id"] == "201"
+
+
+def test_denied_logins_leave_nothing_behind_in_the_cookie(client, auth):
+    for _ in range(30):
+        callback = auth.consent(auth.start(), "patron-low", decision="deny")
+        assert client.get(path_of(callback)).status_code == 400
+    assert len(client.get_cookie("session").value) < 2000
+    assert auth.login("patron-low").status_code == 302

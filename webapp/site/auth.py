@@ -92,8 +92,27 @@ def login() -> Response:
     pending = dict(session.get(LOGIN_NEXT) or {})
     pending[state] = safe_next(request.args.get("next"))
     # Keep only the newest few: abandoned logins must not grow the cookie.
-    session[LOGIN_NEXT] = dict(list(pending.items())[-MAX_PENDING_LOGINS:])
-    return patreon_oauth().authorize_redirect(callback_url(), state=state)
+    pending = dict(list(pending.items())[-MAX_PENDING_LOGINS:])
+    session[LOGIN_NEXT] = pending
+    response = patreon_oauth().authorize_redirect(callback_url(), state=state)
+    _drop_authlib_states_not_in(pending)
+    return response
+
+
+def _drop_authlib_states_not_in(pending: dict[str, str]) -> None:
+    """Forget Authlib's state entries of logins that are no longer pending.
+
+    Authlib keeps each started login's state and PKCE verifier in the session
+    as `_state_<client name>_<state>` (authlib.integrations.base_client.
+    FrameworkIntegration) for an hour, and removes one only when its callback
+    succeeds: abandoned and denied logins pile up ~160 bytes each until the
+    cookie passes the 4 KB browsers keep. This relies on that key format; if
+    Authlib changes it, the cookie-size tests in tests/site/test_auth.py fail.
+    """
+    prefix = f"_state_{patreon_oauth().name}_"
+    for key in [k for k in session if k.startswith(prefix)]:
+        if key.removeprefix(prefix) not in pending:
+            session.pop(key)
 
 
 @bp.get("/auth/patreon/callback")
