@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -140,3 +141,17 @@ def test_denied_logins_leave_nothing_behind_in_the_cookie(client, auth):
         assert client.get(path_of(callback)).status_code == 400
     assert len(client.get_cookie("session").value) < 2000
     assert auth.login("patron-low").status_code == 302
+
+
+def test_the_callback_never_shows_an_error_text_it_was_sent(client, auth, caplog):
+    auth.start()
+    planted = "Your account is locked, call +1-555-0100 <b>now</b>\r\nforged log line"
+    with caplog.at_level(logging.DEBUG):
+        answer = client.get("/auth/patreon/callback", query_string={"error": planted})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "Login did not complete" in page
+    assert "locked" not in page and "555" not in page
+    logged = [r.getMessage() for r in caplog.records if r.name == "webapp.site.auth"]
+    assert any("Your_account_is_locked" in line for line in logged)  # the code, made safe
+    assert not any("forged" in line or "\n" in line or "<b>" in line for line in logged)
+    assert client.get("/api/me").json["authenticated"] is False

@@ -8,6 +8,7 @@ is bound to that state and is only ever a local path.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -35,6 +36,8 @@ LOGIN_FAILED = "Login did not complete"
 LOGIN_NEXT = "login_next"  # session: state -> where to go after the login
 MAX_PENDING_LOGINS = 5
 MAX_NEXT_LENGTH = 2000
+MAX_ERROR_CODE_LENGTH = 40
+UNSAFE_IN_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def register_oauth(app: Flask, config: Config, transports: dict) -> None:
@@ -76,6 +79,11 @@ def safe_next(target: str | None) -> str:
     if parts.scheme or parts.netloc:
         return "/"
     return target
+
+
+def safe_error_code(error: str) -> str:
+    """An OAuth error code fit for a log line: short, one line, plain characters."""
+    return UNSAFE_IN_CODE.sub("_", error[:MAX_ERROR_CODE_LENGTH])
 
 
 def login_failed(reason: str) -> BadRequest:
@@ -139,7 +147,9 @@ def _exchange_code() -> StoredToken:
     if error == "access_denied":
         raise login_failed("You chose not to allow access on Patreon, so you are not logged in.")
     if error:
-        raise login_failed(f"Patreon did not log you in ({error[:60]}).")
+        # Anyone can send a visitor here with ?error=<any text>: show none of it.
+        log.info("Patreon answered the login with error %s", safe_error_code(error))
+        raise login_failed("Patreon did not log you in. Please try again.")
     if not request.args.get("code"):
         raise login_failed("Patreon's answer carried no login code. Please log in again.")
     try:
