@@ -155,3 +155,13 @@ def test_the_callback_never_shows_an_error_text_it_was_sent(client, auth, caplog
     assert any("Your_account_is_locked" in line for line in logged)  # the code, made safe
     assert not any("forged" in line or "\n" in line or "<b>" in line for line in logged)
     assert client.get("/api/me").json["authenticated"] is False
+
+
+def test_a_new_login_ends_the_previous_session_on_the_server(app, client, auth):
+    auth.login("patron-low")
+    before = client.get_cookie("session").value
+    auth.login("patron-high")
+    copied = app.test_client()
+    copied.set_cookie("session", before)
+    assert copied.get("/api/me").json["authenticated"] is False
+    assert client.get("/api/me").json["user"]["id"] == "202"

@@ -79,10 +79,20 @@ def is_owner(user_id: str, campaign: Campaign | None) -> bool:
 
 
 def start_session(user_id: str) -> None:
-    """A brand-new session for this login: nothing from before it survives."""
+    """A brand-new session for this login: nothing from before it survives.
+
+    The previous session's record goes too, so a copy of the old cookie
+    stops working at once instead of for its remaining 30 days.
+    """
+    svc = services()
+    previous = session.get(SESSION_ID)
     session.clear()
     session_id = secrets.token_urlsafe(32)
-    services().redis.set(services().keys.session(session_id), user_id, ex=SESSION_LIFETIME)
+    pipe = svc.redis.pipeline(transaction=True)
+    if previous:
+        pipe.delete(svc.keys.session(previous))
+    pipe.set(svc.keys.session(session_id), user_id, ex=SESSION_LIFETIME)
+    pipe.execute()
     session[SESSION_ID] = session_id
     session.permanent = True
 
