@@ -7,7 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.conftest import base_env
 from tests.site.conftest import AuthActions, path_of
+from tests.site.helpers import services
 
 
 def test_login_lands_on_next_and_knows_the_user(client, auth):
@@ -165,3 +167,16 @@ def test_a_new_login_ends_the_previous_session_on_the_server(app, client, auth):
     copied.set_cookie("session", before)
     assert copied.get("/api/me").json["authenticated"] is False
     assert client.get("/api/me").json["user"]["id"] == "202"
+
+
+@pytest.mark.parametrize("app_env", [base_env(SANDBOX_TOKEN_TTL="30")])
+def test_a_token_refreshed_during_the_login_is_the_one_stored_and_stays_the_users(app, auth):
+    # Tokens living 30 s count as expired (60 s leeway): reading the identity refreshes
+    # first, which spends the refresh token Patreon handed the callback.
+    svc = services(app)
+    auth.login("patron-high")
+    assert svc.user_client.oauth.cached_token is None  # the shared client is nobody's
+    stored = svc.user_store("202").get()
+    with app.test_request_context():
+        fresh = svc.client_for_user("202").oauth.refresh_token(stored)
+    assert fresh.access_token != stored.access_token  # the stored refresh token was unspent

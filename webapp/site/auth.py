@@ -174,9 +174,15 @@ def _exchange_code() -> StoredToken:
 
 
 def complete_login(svc: Services, token: StoredToken) -> User:
-    """Read who logged in and what they pledge, and store it all with their token."""
+    """Read who logged in and what they pledge, and store it all with their token.
+
+    The identity is read through a copy bound to this token: should the token
+    need a refresh, the refreshed one stays on the copy (and is what gets
+    stored), never on the process-wide client every request shares.
+    """
+    client = svc.user_client.with_token(token)
     try:
-        identity = svc.user_client.fetch_identity(IDENTITY_QUERY, token=token).data
+        identity = client.fetch_identity(IDENTITY_QUERY).data
     except TRANSIENT_ERRORS:  # unreachable, 5xx or throttled: try again later
         raise ServiceUnavailable("Patreon could not be reached to finish the login.") from None
     except PatreonError as exc:
@@ -189,7 +195,7 @@ def complete_login(svc: Services, token: StoredToken) -> User:
     profile = Profile.from_identity(identity)
     snapshot = snapshot_from_identity(identity, campaign_id) if campaign_id else None
     pipe = svc.redis.pipeline(transaction=True)
-    svc.token_store(svc.keys.user_token(profile.id), pipe).put(token)
+    svc.token_store(svc.keys.user_token(profile.id), pipe).put(client.oauth.cached_token)
     pipe.set(svc.keys.user(profile.id), profile.to_json())
     if snapshot is not None:
         MembershipService(svc).save(snapshot, pipe)
