@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
@@ -23,7 +23,7 @@ from webapp.config import Config
 from webapp.patreon import PatreonError, StoredToken
 from webapp.patreon.errors import TRANSIENT_ERRORS
 from webapp.patreon.membership import snapshot_from_identity
-from webapp.site.campaign import CampaignService
+from webapp.site.context import current_campaign
 from webapp.site.errors import BadRequest, ServiceUnavailable
 from webapp.site.membership import IDENTITY_QUERY, MembershipService, Profile
 from webapp.site.services import Services, services
@@ -190,7 +190,7 @@ def complete_login(svc: Services, token: StoredToken) -> User:
         raise login_failed(
             "Patreon did not let us read your profile. Please log in again."
         ) from None
-    campaign = CampaignService(svc).ensure()
+    campaign = current_campaign()
     campaign_id = campaign.id if campaign else svc.config.patreon_campaign_id
     profile = Profile.from_identity(identity)
     snapshot = snapshot_from_identity(identity, campaign_id) if campaign_id else None
@@ -200,7 +200,6 @@ def complete_login(svc: Services, token: StoredToken) -> User:
     if snapshot is not None:
         MembershipService(svc).save(snapshot, pipe)
     pipe.execute()
-    g.campaign, g.campaign_checked = campaign, True
     return User(profile=profile, membership=snapshot)
 
 
