@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import redis
 
 from tests.conftest import base_env
 from tests.site.conftest import AuthActions
@@ -293,6 +294,22 @@ def test_the_csv_export_is_a_download_of_the_filtered_members(creator):
         ("Harper High", "active_patron", "VIP", "1500"),
         ("Lee Low", "active_patron", "Supporter", "500"),
     ]
+
+
+@pytest.mark.parametrize("query", [{}, {"status": "active_patron"}, {"q": "lee"}])
+def test_the_csv_export_is_503_when_redis_fails_before_a_row_is_sent(
+    app, creator, query, monkeypatch
+):
+    # The matching entries are read before the answer starts: a Redis failure there
+    # is a 503 page, not a 200 whose body breaks off.
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(services(app).redis, "zrange", down)
+    answer = creator.get("/dashboard/members.csv", query_string=query)
+    assert answer.status_code == 503 and answer.mimetype == "text/html"
+    assert answer.headers["Retry-After"]
+    assert "data store is not answering" in answer.get_data(as_text=True)
 
 
 FORMULAS = [

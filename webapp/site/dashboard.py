@@ -95,6 +95,7 @@ def members(campaign: Campaign):
 @bp.get("/dashboard/members.csv")
 @creator_only
 def members_csv(campaign: Campaign):
+    # Which members match is read here, before the answer starts streaming.
     rows = MembersIndex(services(), campaign.id).iter_rows(**member_filters(campaign))
     titles = {t.id: t.title for t in campaign.tiers}
     return Response(
