@@ -215,6 +215,20 @@ def test_control_forms_from_elsewhere_are_refused(sandbox, action):
 
 
 @pytest.mark.parametrize(
+    ("cookie", "field", "status"),
+    [("é" * 40, "x" * 43, 400), (None, "é" * 43, 400), ("é" * 40, "é" * 40, 303)],
+    ids=["cookie", "form", "both-agree"],
+)
+def test_a_non_ascii_browser_key_is_an_answer_never_an_error(sandbox, cookie, field, status):
+    # Whatever a browser sends is compared, never a TypeError (a 500).
+    browser = sandbox.app.test_client()
+    if cookie is not None:
+        browser.set_cookie("sandbox_browser", cookie, path="/sandbox/")
+    answer = browser.post("/sandbox/reset", data={"browser_key": field})
+    assert answer.status_code == status
+
+
+@pytest.mark.parametrize(
     ("form", "status"),
     [
         ({"status": "paused"}, 400),

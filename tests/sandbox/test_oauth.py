@@ -56,6 +56,7 @@ def test_consent_page_names_the_app_the_scopes_in_words_and_the_personas(sandbox
     [
         ({"client_id": "someone-else"}, "Unknown client_id"),
         ({"client_id": None}, "Unknown client_id"),
+        ({"client_id": "é"}, "Unknown client_id"),  # non-ASCII: a 400, never a 500
         ({"redirect_uri": "https://evil.test/auth/patreon/callback"}, "redirect_uri"),
         ({"redirect_uri": REDIRECT_URI + "/"}, "redirect_uri"),
         ({"redirect_uri": REDIRECT_URI.replace("https", "http")}, "redirect_uri"),
@@ -127,6 +128,16 @@ def test_a_consent_form_posted_from_another_browser_is_refused(sandbox):
     assert sandbox.client.post("/sandbox/oauth2/authorize", data=form).status_code == 302
 
 
+def test_a_consent_form_with_a_non_ascii_browser_cookie_is_refused_not_an_error(sandbox):
+    consent = sandbox.consent_id()
+    stranger = sandbox.app.test_client()
+    stranger.set_cookie("sandbox_browser", "é" * 40, path="/sandbox/")
+    form = {"consent_id": consent, "decision": "allow", "persona": "creator"}
+    forged = stranger.post("/sandbox/oauth2/authorize", data=form)
+    assert forged.status_code == 400 and "Location" not in forged.headers
+    assert sandbox.client.post("/sandbox/oauth2/authorize", data=form).status_code == 302
+
+
 def test_unknown_persona_or_consent_is_a_400_page(sandbox):
     consent = sandbox.consent_id()
     bad = {"consent_id": consent, "decision": "allow", "persona": "nobody"}
@@ -183,6 +194,7 @@ def test_a_code_expires_after_ten_minutes(sandbox):
         {"client_secret": "wrong"},
         {"client_id": "someone-else"},
         {"client_id": "", "client_secret": ""},
+        {"client_id": "é", "client_secret": "ü"},
     ],
 )
 def test_bad_client_credentials_are_invalid_client_401(sandbox, credentials):
@@ -215,7 +227,7 @@ def test_pkce_s256_with_the_right_verifier_succeeds(sandbox):
     assert sandbox.exchange(code, code_verifier=VERIFIER).status_code == 200
 
 
-@pytest.mark.parametrize("verifier", [None, "w" * 50, VERIFIER + "x"])
+@pytest.mark.parametrize("verifier", [None, "w" * 50, VERIFIER + "x", "é" * 50])
 def test_pkce_a_missing_or_wrong_verifier_is_invalid_grant(sandbox, verifier):
     code = sandbox.code(code_challenge=s256(VERIFIER), code_challenge_method="S256")
     form = {"code_verifier": verifier} if verifier else {}

@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import redis
 
 from tests.conftest import base_env
 from tests.site.conftest import AuthActions
@@ -114,6 +115,65 @@ def test_without_a_usable_creator_token_the_dashboard_says_how_to_connect(
     assert "PATREON_CREATOR_ACCESS_TOKEN" in answer.get_data(as_text=True)
     assert sandbox_calls(creator, "campaign_members") == calls
     assert svc.redis.get(svc.keys.creator_token) == token  # never overwritten
+
+
+@pytest.mark.parametrize("persona", ["follower", "patron-high", "other-creator"])
+def test_without_a_creator_token_anyone_but_the_known_creator_gets_403(app, client, auth, persona):
+    creator = app.test_client()
+    AuthActions(creator).login("creator")
+    # The token was lost (e.g. invalid_grant), the campaign record with its creator remains.
+    svc = services(app)
+    svc.redis.delete(svc.keys.creator_token)
+    auth.login(persona)
+    for path in DASHBOARD_GETS:
+        answer = client.get(path)
+        assert answer.status_code == 403, path
+        assert "PATREON_CREATOR_ACCESS_TOKEN" not in answer.get_data(as_text=True)
+    before = site_state(app)
+    answer = client.post("/dashboard/sync", data={"csrf_token": auth.csrf_token("/")})
+    assert answer.status_code == 403
+    assert site_state(app) == before
+    assert creator.get("/dashboard").status_code == 200  # the creator: "reconnect"
+
+
+@pytest.mark.parametrize(
+    "app_env",
+    [base_env(), base_env(PATREON_CAMPAIGN_ID="5000")],
+    ids=["campaign-unknown", "creator-unknown"],
+)
+@pytest.mark.parametrize("persona", ["follower", "creator"])
+def test_while_the_campaigns_creator_is_unknown_the_dashboard_is_503_with_how_to_connect(
+    app, client, auth, persona, monkeypatch
+):
+    # A fresh deploy whose campaign cannot be read (no usable creator token, or Patreon
+    # unreachable): nobody can be recognised as the creator, so nobody gets a 200.
+    auth.login(persona)
+    svc = services(app)
+    svc.redis.delete(svc.keys.campaign)
+    PatreonTrouble(monkeypatch).mode = "down"
+    for path in DASHBOARD_GETS:
+        answer = client.get(path)
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 503 and answer.mimetype == "text/html", path
+        assert answer.headers["Retry-After"]
+        assert "PATREON_CREATOR_ACCESS_TOKEN" in page
+    answer = client.post("/dashboard/sync", data={"csrf_token": auth.csrf_token("/")})
+    assert answer.status_code == 503
+    assert sandbox_calls(client, "campaign_members") == 0
+
+
+def test_a_dashboard_view_decrypts_the_creator_token_once(app, creator, monkeypatch):
+    cipher = services(app).cipher
+    decrypted = []
+    decrypt = cipher.decrypt
+
+    def counted(token, *args, **kwargs):
+        decrypted.append(token)
+        return decrypt(token, *args, **kwargs)
+
+    monkeypatch.setattr(cipher, "decrypt", counted)
+    assert creator.get("/dashboard").status_code == 200
+    assert len(decrypted) == 1
 
 
 # -- what it shows ----------------------------------------------------------------------
@@ -293,6 +353,22 @@ def test_the_csv_export_is_a_download_of_the_filtered_members(creator):
         ("Harper High", "active_patron", "VIP", "1500"),
         ("Lee Low", "active_patron", "Supporter", "500"),
     ]
+
+
+@pytest.mark.parametrize("query", [{}, {"status": "active_patron"}, {"q": "lee"}])
+def test_the_csv_export_is_503_when_redis_fails_before_a_row_is_sent(
+    app, creator, query, monkeypatch
+):
+    # The matching entries are read before the answer starts: a Redis failure there
+    # is a 503 page, not a 200 whose body breaks off.
+    def down(*args, **kwargs):
+        raise redis.ConnectionError("Redis went away")
+
+    monkeypatch.setattr(services(app).redis, "zrange", down)
+    answer = creator.get("/dashboard/members.csv", query_string=query)
+    assert answer.status_code == 503 and answer.mimetype == "text/html"
+    assert answer.headers["Retry-After"]
+    assert "data store is not answering" in answer.get_data(as_text=True)
 
 
 FORMULAS = [

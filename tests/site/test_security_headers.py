@@ -26,14 +26,44 @@ def test_static_files_may_be_cached(client):
     assert "no-store" not in answer.headers.get("Cache-Control", "")
 
 
-def test_every_page_has_the_security_headers(client):
-    headers = client.get("/").headers
+PAGES = {
+    "home": (None, "/", 200),
+    "gated page": ("patron-low", "/members", 200),
+    "403": ("follower", "/members", 403),
+    "404": ("patron-low", "/no-such-page", 404),
+    "api/me": ("patron-low", "/api/me", 200),
+    "redirect to log in": (None, "/members/vip", 302),
+    "redirect to Patreon": (None, "/login", 302),
+    "400": ("creator", "/dashboard/members?status=nope", 400),
+    "dashboard 403": ("patron-high", "/dashboard", 403),
+}
+
+
+def assert_security_headers(headers) -> None:
     csp = headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "http" not in csp  # no third-party origin anywhere
     assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "strict-origin"
+    assert headers["Cache-Control"] == "private, no-store"
     assert "Strict-Transport-Security" not in headers
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_has_the_security_headers(client, auth, page):
+    persona, path, status = PAGES[page]
+    if persona:
+        auth.login(persona)
+    answer = client.get(path)
+    assert answer.status_code == status
+    assert_security_headers(answer.headers)
+
+
+def test_the_sandbox_consent_page_has_the_security_headers(auth):
+    consent = auth.start()
+    assert "wants to connect" in consent.get_data(as_text=True)
+    assert_security_headers(consent.headers)
 
 
 def test_the_callback_never_leaks_its_code_as_a_referrer(client, auth):

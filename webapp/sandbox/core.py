@@ -135,7 +135,13 @@ def browser_key() -> str:
 
 def same_browser(expected: str | None) -> bool:
     cookie = request.cookies.get(BROWSER_COOKIE, "")
-    return bool(cookie and expected) and hmac.compare_digest(cookie, str(expected))
+    return bool(cookie and expected) and same_secret(cookie, str(expected))
+
+
+def same_secret(given: str, known: str) -> bool:
+    """Compare in constant time. As bytes: compare_digest raises TypeError on
+    non-ASCII str, and visitors choose what they send (a 500 otherwise)."""
+    return hmac.compare_digest(given.encode(), known.encode())
 
 
 def remember_browser(response: Response) -> Response:

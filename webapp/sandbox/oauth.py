@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from webapp.sandbox.core import (
     form_text,
     no_store,
     same_browser,
+    same_secret,
     world,
 )
 from webapp.sandbox.personas import ALL_SCOPES, PERSONAS, SCOPE_DESCRIPTIONS
@@ -144,7 +144,7 @@ def consent() -> Response:
 def _checked_client_and_redirect(args: Mapping[str, str]) -> tuple[str, str]:
     settings = current().settings
     client_id = args.get("client_id", "")
-    if not hmac.compare_digest(client_id, settings.client_id):
+    if not same_secret(client_id, settings.client_id):
         raise _bad_request("Unknown client_id: no app is registered under that id.")
     redirect_uri = args.get("redirect_uri", "")
     if not _registered(redirect_uri, settings.redirect_uris):
@@ -246,8 +246,8 @@ def token() -> Response:
 def _authenticate_client(client_id: str, client_secret: str) -> None:
     settings = current().settings
     # Both compared in full, whatever the first one says: the timing tells nothing.
-    known = hmac.compare_digest(client_id.encode(), settings.client_id.encode())
-    secret_ok = hmac.compare_digest(client_secret.encode(), settings.client_secret.encode())
+    known = same_secret(client_id, settings.client_id)
+    secret_ok = same_secret(client_secret, settings.client_secret)
     if not (known and secret_ok):
         raise OAuthError(
             "invalid_client",
@@ -284,7 +284,7 @@ def _check_verifier(challenge: str | None, verifier: str | None) -> None:
         raise OAuthError("invalid_grant", "code_verifier is required: a challenge was sent.")
     digest = hashlib.sha256(verifier.encode()).digest()
     expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    if not _PKCE_VALUE.match(verifier) or not hmac.compare_digest(expected, challenge):
+    if not _PKCE_VALUE.match(verifier) or not same_secret(expected, challenge):
         raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge.")
 
 

@@ -8,13 +8,14 @@ is bound to that state and is only ever a local path.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
@@ -22,7 +23,7 @@ from webapp.config import Config
 from webapp.patreon import PatreonError, StoredToken
 from webapp.patreon.errors import TRANSIENT_ERRORS
 from webapp.patreon.membership import snapshot_from_identity
-from webapp.site.campaign import CampaignService
+from webapp.site.context import current_campaign
 from webapp.site.errors import BadRequest, ServiceUnavailable
 from webapp.site.membership import IDENTITY_QUERY, MembershipService, Profile
 from webapp.site.services import Services, services
@@ -35,6 +36,8 @@ LOGIN_FAILED = "Login did not complete"
 LOGIN_NEXT = "login_next"  # session: state -> where to go after the login
 MAX_PENDING_LOGINS = 5
 MAX_NEXT_LENGTH = 2000
+MAX_ERROR_CODE_LENGTH = 40
+UNSAFE_IN_CODE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def register_oauth(app: Flask, config: Config, transports: dict) -> None:
@@ -78,6 +81,11 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def safe_error_code(error: str) -> str:
+    """An OAuth error code fit for a log line: short, one line, plain characters."""
+    return UNSAFE_IN_CODE.sub("_", error[:MAX_ERROR_CODE_LENGTH])
+
+
 def login_failed(reason: str) -> BadRequest:
     return BadRequest(reason, title=LOGIN_FAILED)
 
@@ -92,8 +100,27 @@ def login() -> Response:
     pending = dict(session.get(LOGIN_NEXT) or {})
     pending[state] = safe_next(request.args.get("next"))
     # Keep only the newest few: abandoned logins must not grow the cookie.
-    session[LOGIN_NEXT] = dict(list(pending.items())[-MAX_PENDING_LOGINS:])
-    return patreon_oauth().authorize_redirect(callback_url(), state=state)
+    pending = dict(list(pending.items())[-MAX_PENDING_LOGINS:])
+    session[LOGIN_NEXT] = pending
+    response = patreon_oauth().authorize_redirect(callback_url(), state=state)
+    _drop_authlib_states_not_in(pending)
+    return response
+
+
+def _drop_authlib_states_not_in(pending: dict[str, str]) -> None:
+    """Forget Authlib's state entries of logins that are no longer pending.
+
+    Authlib keeps each started login's state and PKCE verifier in the session
+    as `_state_<client name>_<state>` (authlib.integrations.base_client.
+    FrameworkIntegration) for an hour, and removes one only when its callback
+    succeeds: abandoned and denied logins pile up ~160 bytes each until the
+    cookie passes the 4 KB browsers keep. This relies on that key format; if
+    Authlib changes it, the cookie-size tests in tests/site/test_auth.py fail.
+    """
+    prefix = f"_state_{patreon_oauth().name}_"
+    for key in [k for k in session if k.startswith(prefix)]:
+        if key.removeprefix(prefix) not in pending:
+            session.pop(key)
 
 
 @bp.get("/auth/patreon/callback")
@@ -120,7 +147,9 @@ def _exchange_code() -> StoredToken:
     if error == "access_denied":
         raise login_failed("You chose not to allow access on Patreon, so you are not logged in.")
     if error:
-        raise login_failed(f"Patreon did not log you in ({error[:60]}).")
+        # Anyone can send a visitor here with ?error=<any text>: show none of it.
+        log.info("Patreon answered the login with error %s", safe_error_code(error))
+        raise login_failed("Patreon did not log you in. Please try again.")
     if not request.args.get("code"):
         raise login_failed("Patreon's answer carried no login code. Please log in again.")
     try:
@@ -145,9 +174,15 @@ def _exchange_code() -> StoredToken:
 
 
 def complete_login(svc: Services, token: StoredToken) -> User:
-    """Read who logged in and what they pledge, and store it all with their token."""
+    """Read who logged in and what they pledge, and store it all with their token.
+
+    The identity is read through a copy bound to this token: should the token
+    need a refresh, the refreshed one stays on the copy (and is what gets
+    stored), never on the process-wide client every request shares.
+    """
+    client = svc.user_client.with_token(token)
     try:
-        identity = svc.user_client.fetch_identity(IDENTITY_QUERY, token=token).data
+        identity = client.fetch_identity(IDENTITY_QUERY).data
     except TRANSIENT_ERRORS:  # unreachable, 5xx or throttled: try again later
         raise ServiceUnavailable("Patreon could not be reached to finish the login.") from None
     except PatreonError as exc:
@@ -155,17 +190,16 @@ def complete_login(svc: Services, token: StoredToken) -> User:
         raise login_failed(
             "Patreon did not let us read your profile. Please log in again."
         ) from None
-    campaign = CampaignService(svc).ensure()
+    campaign = current_campaign()
     campaign_id = campaign.id if campaign else svc.config.patreon_campaign_id
     profile = Profile.from_identity(identity)
     snapshot = snapshot_from_identity(identity, campaign_id) if campaign_id else None
     pipe = svc.redis.pipeline(transaction=True)
-    svc.token_store(svc.keys.user_token(profile.id), pipe).put(token)
+    svc.token_store(svc.keys.user_token(profile.id), pipe).put(client.oauth.cached_token)
     pipe.set(svc.keys.user(profile.id), profile.to_json())
     if snapshot is not None:
         MembershipService(svc).save(snapshot, pipe)
     pipe.execute()
-    g.campaign, g.campaign_checked = campaign, True
     return User(profile=profile, membership=snapshot)
 
 

@@ -12,10 +12,23 @@ from webapp.site.services import services
 
 def current_campaign() -> Campaign | None:
     """The campaign, checked once per request (the user loader may have read it already)."""
-    if "campaign_checked" not in g:
-        g.campaign = CampaignService(services()).ensure(g.get("campaign"))
-        g.campaign_checked = True
+    if not g.get("campaign_checked"):
+        remember_campaign(CampaignService(services()).ensure(g.get("campaign")), checked=True)
     return g.campaign
+
+
+def remember_campaign(campaign: Campaign | None, *, checked: bool = False) -> None:
+    """Keep this request's campaign in `g` (error pages name the site from it too).
+
+    Unchecked: the stored record the user loader read in its MGET, which
+    current_campaign() still refreshes when it is stale. Checked: the answer of
+    CampaignService.ensure(), final for this request; a later stored copy
+    (the user loader running after it) does not replace it.
+    """
+    if g.get("campaign_checked"):
+        return
+    g.campaign = campaign
+    g.campaign_checked = checked
 
 
 def pledge_link() -> str:

@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from webapp.patreon import PatreonError
+from webapp.patreon import PatreonError, StoredToken
 from webapp.site.campaign import Campaign
 from webapp.site.context import current_campaign
-from webapp.site.errors import BadRequest
+from webapp.site.errors import RETRY_AFTER_SECONDS, BadRequest
 from webapp.site.gate import check_access, requires
 from webapp.site.members_index import STATUSES, MemberRow, MembersIndex
 from webapp.site.rules import Rule
@@ -38,26 +38,44 @@ STATUS_LABELS = {
 
 
 def creator_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Logged in, the site connected to a campaign, and the campaign's creator.
+    """Logged in, the campaign's creator, and the site connected with a creator token.
 
-    Without a creator token nobody can be recognised as the creator, so any
-    logged-in visitor is shown how to connect one (no campaign data on it).
+    The view is called with the campaign and the creator token (read once here).
+    Who the creator is comes from the stored campaign: while it is unknown (a
+    fresh deploy whose campaign could not be read yet) nobody can be told apart
+    from the creator, so everyone gets a 503 with how to connect. Once it is
+    known, only the creator is shown the connect page when the token is lost.
     """
 
     @requires("login")
     @wraps(view)
     def gated(*args: Any, **kwargs: Any) -> Any:
         campaign = current_campaign()
-        if campaign is None or services().creator_store().get() is None:
-            return render_template("dashboard/connect.html", campaign=campaign)
-        return check_access(CREATOR) or view(campaign, *args, **kwargs)
+        if campaign is None or campaign.creator_id is None:
+            return connect_page(campaign, status=503)
+        denied = check_access(CREATOR)
+        if denied is not None:
+            return denied
+        token = services().creator_store().get()
+        if token is None:
+            return connect_page(campaign, status=200)
+        return view(campaign, token, *args, **kwargs)
 
     return gated
 
 
+def connect_page(campaign: Campaign | None, status: int) -> tuple[str, int, dict[str, str]]:
+    """How to store a creator token; 503 (retry later) while the creator is unknown."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
+    page = render_template(
+        "dashboard/connect.html", campaign=campaign, creator_unknown=status == 503
+    )
+    return page, status, headers
+
+
 @bp.get("/dashboard")
 @creator_only
-def index(campaign: Campaign):
+def index(campaign: Campaign, token: StoredToken):
     svc = services()
     summary = MembersIndex(svc, campaign.id).summary(t.id for t in campaign.tiers)
     events = [
@@ -68,7 +86,7 @@ def index(campaign: Campaign):
         campaign=campaign,
         summary=summary,
         chart=tier_chart(campaign, summary.by_tier),
-        token=svc.creator_store().get(),
+        token=token,
         events=events,
         status_labels=STATUS_LABELS,
     )
@@ -76,7 +94,7 @@ def index(campaign: Campaign):
 
 @bp.get("/dashboard/members")
 @creator_only
-def members(campaign: Campaign):
+def members(campaign: Campaign, token: StoredToken):
     filters = member_filters(campaign)
     page = request.args.get("page", 1, type=int)
     result = MembersIndex(services(), campaign.id).page(
@@ -94,7 +112,8 @@ def members(campaign: Campaign):
 
 @bp.get("/dashboard/members.csv")
 @creator_only
-def members_csv(campaign: Campaign):
+def members_csv(campaign: Campaign, token: StoredToken):
+    # Which members match is read here, before the answer starts streaming.
     rows = MembersIndex(services(), campaign.id).iter_rows(**member_filters(campaign))
     titles = {t.id: t.title for t in campaign.tiers}
     return Response(
@@ -106,7 +125,7 @@ def members_csv(campaign: Campaign):
 
 @bp.post("/dashboard/sync")
 @creator_only
-def sync(campaign: Campaign):
+def sync(campaign: Campaign, token: StoredToken):
     try:
         count = sync_members(services())
     except PatreonError as exc:

@@ -264,11 +264,19 @@ class MembersIndex:
     def iter_rows(
         self, *, status: str | None = None, tier: str | None = None, search: str = ""
     ) -> Iterator[MemberRow]:
-        """Every matching row in name order, read in batches (for the CSV export)."""
+        """Every matching row in name order (for the CSV export).
+
+        Not a generator on purpose: which members match is read now, so a Redis
+        failure reaches the caller before a streamed answer has started (a 503,
+        not a 200 cut short); only the rows are read as the iterator is consumed.
+        """
         generation = self._generation()
         if generation is None:
-            return
+            return iter(())
         entries = self._matching(generation, status, tier, search)
+        return self._rows_in_batches(generation, entries)
+
+    def _rows_in_batches(self, generation: str, entries: list[str]) -> Iterator[MemberRow]:
         for start in range(0, len(entries), WRITE_BATCH):
             yield from self._rows(generation, entries[start : start + WRITE_BATCH])
 

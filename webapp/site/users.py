@@ -12,13 +12,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from flask import g, session
+from flask import session
 from flask_login import UserMixin, logout_user
 
 from webapp.extensions import login_manager
 from webapp.patreon import MembershipSnapshot
 from webapp.site.campaign import Campaign, parse_campaign
-from webapp.site.context import current_campaign
+from webapp.site.context import current_campaign, remember_campaign
 from webapp.site.membership import Profile, parse_snapshot
 from webapp.site.services import services
 
@@ -68,7 +68,7 @@ def load_user(user_id: str) -> User | None:
     owner_of_session, profile, membership, campaign = svc.redis.mget(
         keys.session(session_id), keys.user(user_id), keys.membership(user_id), keys.campaign
     )
-    g.campaign = parse_campaign(campaign)
+    remember_campaign(parse_campaign(campaign))
     if owner_of_session != user_id or not profile:
         return None
     return User(profile=Profile.from_json(profile), membership=parse_snapshot(membership))
@@ -79,10 +79,20 @@ def is_owner(user_id: str, campaign: Campaign | None) -> bool:
 
 
 def start_session(user_id: str) -> None:
-    """A brand-new session for this login: nothing from before it survives."""
+    """A brand-new session for this login: nothing from before it survives.
+
+    The previous session's record goes too, so a copy of the old cookie
+    stops working at once instead of for its remaining 30 days.
+    """
+    svc = services()
+    previous = session.get(SESSION_ID)
     session.clear()
     session_id = secrets.token_urlsafe(32)
-    services().redis.set(services().keys.session(session_id), user_id, ex=SESSION_LIFETIME)
+    pipe = svc.redis.pipeline(transaction=True)
+    if previous:
+        pipe.delete(svc.keys.session(previous))
+    pipe.set(svc.keys.session(session_id), user_id, ex=SESSION_LIFETIME)
+    pipe.execute()
     session[SESSION_ID] = session_id
     session.permanent = True
 
