@@ -193,6 +193,22 @@ def _member_with(**attributes) -> bytes:
     return json.dumps(document).encode()
 
 
+def _tiers_as_an_attribute(tiers) -> bytes:
+    document = json.loads(_member_without("currently_entitled_tiers"))
+    document["data"]["attributes"]["currently_entitled_tiers"] = tiers
+    return json.dumps(document).encode()
+
+
+def _relationships(value) -> bytes:
+    document = json.loads(member_body("201"))
+    document["data"]["relationships"] = value
+    return json.dumps(document).encode()
+
+
+# Deeper than Python's JSON parser can recurse.
+DEEPLY_NESTED = b'{"data":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
 @pytest.mark.parametrize(
     ("trigger", "body"),
     [
@@ -210,6 +226,15 @@ def _member_with(**attributes) -> bytes:
         ("members:update", _member_with(currently_entitled_amount_cents={"cents": 5})),
         ("members:update", _member_with(full_name=["Lee", "Low"])),
         ("members:update", _member_with(patron_status={"active": True})),
+        ("members:update", _member_with(currently_entitled_amount_cents=10**30)),
+        ("members:update", _member_with(currently_entitled_amount_cents=-500)),
+        ("members:update", _tiers_as_an_attribute([1])),
+        ("members:update", _tiers_as_an_attribute(["VIP"])),
+        ("members:update", _relationships(1)),
+        ("members:update", _relationships([{"user": {"data": {"type": "user"}}}])),
+        ("members:update", _document([1])),
+        ("members:update", DEEPLY_NESTED),
+        ("members:delete", DEEPLY_NESTED),
         ("posts:publish", member_body("201")),
         ("members:pledge:upgrade", member_body("201")),
         (None, member_body("201")),
@@ -229,6 +254,15 @@ def _member_with(**attributes) -> bytes:
         "cents-object",
         "name-list",
         "status-object",
+        "cents-huge",
+        "cents-negative",
+        "tiers-numbers",
+        "tiers-text",
+        "relationships-number",
+        "relationships-list",
+        "data-list-of-numbers",
+        "deeply-nested",
+        "deeply-nested-delete",
         "post-trigger",
         "unknown-trigger",
         "no-trigger",
