@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from tests.site.helpers import WEBHOOK_SECRET, member_body, post_webhook
 
 PERSONA_ACCESS = {
     # persona: (/members, /members/vip, /dashboard)
@@ -84,3 +88,47 @@ def test_requires_decorates_views_with_a_parsed_rule():
     assert view.access_rule.amount_cents == 500
     with pytest.raises(RuleError):
         requires("patron>=five")
+
+
+# -- a site-wide rule never locks the site's own machinery (login, health, webhooks) --------
+
+
+@pytest.mark.parametrize("site_wide", ["login", "patron"])
+class TestSiteWideRule:
+    @pytest.fixture
+    def app_env(self, app_env, site_wide):
+        return {
+            **app_env,
+            "ACCESS_RULES": json.dumps({"/": site_wide}),
+            "PATREON_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+
+    def test_login_health_static_webhooks_and_the_sandbox_stay_open(self, client):
+        to_patreon = client.get("/login?next=/members")
+        assert to_patreon.status_code == 302
+        assert to_patreon.headers["Location"].startswith("/sandbox/oauth2/authorize?")
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        assert client.get("/static/css/site.css").status_code == 200
+        assert client.get("/sandbox/").status_code == 200
+        assert client.get("/sandbox/stats").status_code == 200
+        assert post_webhook(client, member_body("201")).json["status"] == "applied"
+        callback = client.get("/auth/patreon/callback?code=x&state=y")
+        assert callback.status_code == 400  # the callback's own answer, not a login redirect
+
+    def test_a_visitor_logs_in_and_out_through_it(self, client, auth):
+        assert auth.login("patron-low", "/members").headers["Location"] == "/members"
+        assert client.get("/members").status_code == 200
+        assert client.get("/").status_code == 200
+        assert auth.logout().status_code == 302
+        assert client.get("/api/me").headers["Location"] == "/login?next=/api/me"
+
+    def test_every_other_page_is_gated(self, client, auth, site_wide):
+        for path in ("/", "/api/me", "/members", "/no-such-page"):
+            answer = client.get(path)
+            assert answer.status_code == 302, path
+            assert answer.headers["Location"].startswith("/login?next="), path
+        auth.login("follower")
+        expected = 200 if site_wide == "login" else 403
+        assert client.get("/").status_code == expected
+        assert client.get("/api/me").status_code == expected

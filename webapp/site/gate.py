@@ -38,11 +38,25 @@ def requires(rule_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     return decorate
 
 
+# The site's own machinery, which ACCESS_RULES never covers: a rule like {"/": "login"}
+# must not put logging in behind a login (auth), hide the platform's health checks
+# (health), turn Patreon's deliveries into redirects (webhooks, signed instead), lock
+# the local Patreon that performs the login (sandbox), or the CSS of the 403 page.
+UNGATED_BLUEPRINTS = frozenset({"auth", "health", "webhooks", "sandbox"})
+UNGATED_ENDPOINTS = frozenset({"static"})
+
+
 def register_gate(app: Flask) -> None:
     @app.before_request
     def enforce_access_rules() -> Response | None:
+        if is_site_machinery():
+            return None
         match = rule_for_path(services().config.access_rules, request.path)
         return check_access(match[1]) if match else None
+
+
+def is_site_machinery() -> bool:
+    return request.blueprint in UNGATED_BLUEPRINTS or request.endpoint in UNGATED_ENDPOINTS
 
 
 def check_access(rule: Rule) -> Response | None:
