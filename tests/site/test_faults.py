@@ -9,6 +9,7 @@ token endpoint), in place of the in-process transport.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import socket
@@ -381,6 +382,8 @@ def bad_requests(csrf: str):
     yield "GET", "/members/%ff", {}
     yield "GET", "/", {"environ_overrides": {"PATH_INFO": "/members/\xff\xfe"}}
     yield "GET", "/", {"environ_overrides": {"QUERY_STRING": "next=\xff\xfe&page=\xc3"}}
+    yield "GET", "/members", {"environ_overrides": {"QUERY_STRING": "next=\xff\xfe&page=\xc3"}}
+    yield "GET", "/members/vip", {"environ_overrides": {"QUERY_STRING": "\xff"}}
     yield "GET", "/login?next=" + HUGE, {}
     yield "GET", "/login?next=%ff%fe%00", {}
     yield "GET", "/login?next=//evil.example&next=/members", {}
@@ -443,6 +446,42 @@ def test_bad_input_never_gives_a_500_or_a_stack_trace(app, persona):
         assert "Traceback" not in body and "werkzeug" not in body.lower(), where
     if persona:  # none of it logged the visitor out or broke the session
         assert client.get("/api/me").json["authenticated"] is True
+
+
+ACCESS_RULES_VARIANTS = [
+    {"/": "login"},
+    {"/": "patron"},
+    {"/": "creator"},
+    {"/": "public"},
+    {"/blog": "login"},
+    {"/members": "public"},
+    {"/members/vip": "public", "/members": "tier:VIP"},
+    {"/login": "patron", "/auth": "creator", "/logout": "patron>=100000"},
+    {"/static": "creator", "/healthz": "login", "/readyz": "patron", "/webhooks": "login"},
+    {"/sandbox": "patron", "/api": "tier:VIP", "/dashboard": "public"},
+]
+
+
+@pytest.mark.parametrize("persona", [None, "patron-low"])
+@pytest.mark.parametrize("rules", ACCESS_RULES_VARIANTS, ids=json.dumps)
+def test_no_access_rules_setting_gives_a_500(rules, persona):
+    """Site-wide rules, rules over the site's own routes, example pages made public."""
+    client = create_app(base_env(ACCESS_RULES=json.dumps(rules))).test_client()
+    auth = AuthActions(client)
+    csrf = ""
+    if persona:
+        assert auth.login(persona).status_code == 302
+        csrf = auth.csrf_token("/")  # the 403 page has the logout form too
+    for method, path, kwargs in [
+        *(("GET", page, {}) for page in PAGES_OF_A_LOGGED_IN_USER),
+        ("GET", "/api/me", {}),
+        *bad_requests(csrf),
+    ]:
+        answer = client.open(path, method=method, **kwargs)
+        body = answer.get_data(as_text=True)
+        where = f"{method} {path[:60]}"
+        assert answer.status_code < 500, f"{where}: {answer.status_code} {body[:300]}"
+        assert "Traceback" not in body, where
 
 
 def test_oversized_bodies_are_413_in_the_callers_language(client):

@@ -47,6 +47,8 @@ UNGATED_ENDPOINTS = frozenset({"static"})
 
 
 def register_gate(app: Flask) -> None:
+    app.add_template_global(return_path)
+
     @app.before_request
     def enforce_access_rules() -> Response | None:
         if is_site_machinery():
@@ -59,12 +61,22 @@ def is_site_machinery() -> bool:
     return request.blueprint in UNGATED_BLUEPRINTS or request.endpoint in UNGATED_ENDPOINTS
 
 
+def return_path() -> str:
+    """This request's path and query, to come back to after logging in.
+
+    Decoded leniently: a raw query string that is not UTF-8 (request.full_path
+    raises on it) must not turn a login redirect into a 500.
+    """
+    query = request.query_string.decode("utf-8", "replace")
+    return f"{request.path}?{query}" if query else request.path
+
+
 def check_access(rule: Rule) -> Response | None:
     """None when the visitor may go on; a redirect to log in; or AccessDenied."""
     if not rule.needs_login:
         return None
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=return_path()))
     if rule.needs_membership:
         response = ensure_current_membership()
         if response is not None:
@@ -92,7 +104,7 @@ def ensure_current_membership() -> Response | None:
         )
     except LoginRequired:
         end_session()
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=return_path()))
     except MembershipUnavailable:
         raise ServiceUnavailable(
             "Patreon is not answering, so your pledge cannot be checked right now."
