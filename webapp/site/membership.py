@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webapp.patreon import (
@@ -135,7 +135,7 @@ class MembershipService:
 
     def _stale(self, snapshot: MembershipSnapshot) -> MembershipSnapshot:
         """Just past MEMBERSHIP_TTL: not fresh, still within MEMBERSHIP_GRACE."""
-        return snapshot.with_source(snapshot.source, fetched_at=time.time() - self.ttl - 1)
+        return replace(snapshot, fetched_at=time.time() - self.ttl - 1)
 
     def current(
         self, user_id: str, campaign_id: str, known: MembershipSnapshot | None
