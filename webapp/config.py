@@ -24,9 +24,10 @@ from webapp.site.rules import Rule, RuleError, parse_access_rules
 log = logging.getLogger(__name__)
 
 DEFAULT_SCOPES = ("identity", "identity.memberships")
-# The example pages. The dashboard is gated in code (@requires("creator")), so no
-# ACCESS_RULES setting can open it.
-DEFAULT_ACCESS_RULES = {"/members": "patron", "/members/vip": "patron>=1000"}
+# The example pages' rules. ACCESS_RULES is laid over them, so configuring rules for
+# other pages never leaves these open; naming a path (e.g. "public") still changes it.
+# The dashboard is gated in code (@requires("creator")), so no setting can open it.
+EXAMPLE_ACCESS_RULES = {"/members": "patron", "/members/vip": "patron>=1000"}
 # The embedded sandbox is reached in-process (see webapp/inprocess.py), under an
 # origin that can never resolve on a network, so a mistake cannot leak a request.
 INTERNAL_ORIGIN = "http://patron-gate.internal"
@@ -259,12 +260,12 @@ class _Reader:
         return value
 
     def _access_rules(self) -> Mapping[str, Rule]:
-        raw = self.get("ACCESS_RULES")
         try:
-            return parse_access_rules(DEFAULT_ACCESS_RULES if raw is None else raw)
+            configured = parse_access_rules(self.get("ACCESS_RULES"))
         except RuleError as exc:
             self.errors.append(f"ACCESS_RULES: {exc}")
-            return {}
+            configured = {}
+        return {**parse_access_rules(EXAMPLE_ACCESS_RULES), **configured}
 
     def _scope_validation(self) -> str:
         mode = (self.get("SCOPE_VALIDATION") or "warn").lower()

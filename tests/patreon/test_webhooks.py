@@ -74,6 +74,13 @@ def test_members_delete_leaves_no_membership():
     assert snapshot.currently_entitled_amount_cents == 0
 
 
+def _with_tiers_attribute(tiers) -> bytes:
+    document = json.loads(BODY)
+    del document["data"]["relationships"]["currently_entitled_tiers"]
+    document["data"]["attributes"]["currently_entitled_tiers"] = tiers
+    return json.dumps(document).encode()
+
+
 @pytest.mark.parametrize(
     ("trigger", "body"),
     [
@@ -83,6 +90,15 @@ def test_members_delete_leaves_no_membership():
         ("members:update", b'{"data": {"type": "user", "id": "1"}}'),
         ("members:update", b'{"data": {"type": "member", "id": "m"}}'),
         ("members:update", b"[]"),
+        # Validly signed but misshapen: never an AttributeError or RecursionError.
+        pytest.param(
+            "members:update",
+            b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            id="deeply-nested",
+        ),
+        pytest.param("members:update", _with_tiers_attribute([1]), id="tiers-numbers"),
+        ("members:update", b'{"data": {"type": "member", "id": "m", "relationships": 1}}'),
+        ("members:update", b'{"data": [1]}'),
     ],
 )
 def test_malformed_events_are_refused(trigger, body):

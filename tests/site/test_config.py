@@ -61,6 +61,28 @@ def test_a_bad_rule_is_named_at_start_up():
     assert "'/bad'" in str(caught.value) and "gold" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        (None, {"/members": "patron", "/members/vip": "patron>=1000"}),
+        ("{}", {"/members": "patron", "/members/vip": "patron>=1000"}),
+        (
+            '{"/blog": "login"}',
+            {"/blog": "login", "/members": "patron", "/members/vip": "patron>=1000"},
+        ),
+        ('{"/members/": "public"}', {"/members": "public", "/members/vip": "patron>=1000"}),
+        (
+            '{"/": "login", "/members/vip": "tier:VIP"}',
+            {"/": "login", "/members": "patron", "/members/vip": "tier:VIP"},
+        ),
+    ],
+)
+def test_access_rules_are_laid_over_the_example_pages_rules(configured, expected):
+    env = {} if configured is None else {"ACCESS_RULES": configured}
+    rules = Config.from_env(env).access_rules
+    assert {path: rule.text for path, rule in rules.items()} == expected
+
+
 def test_the_secret_and_tokens_never_show_in_the_config_repr():
     config = Config.from_env({**PRODUCTION, "PATREON_CREATOR_ACCESS_TOKEN": "creator-token-value"})
     text = repr(config)

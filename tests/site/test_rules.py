@@ -97,6 +97,47 @@ def test_the_longest_prefix_wins_on_whole_segments():
     assert rule_for_path({"/members": Rule.parse("patron")}, "/other") is None
 
 
+SNAPSHOTS = [
+    member(),
+    member(cents=1500, tiers=("6002",), titles=("VIP",)),
+    member(cents=2000, tiers=("6001", "6002"), titles=("Supporter", "VIP")),
+    member(cents=300, tiers=(), titles=()),
+    member(status="declined_patron"),
+    member(status="former_patron", cents=0, tiers=(), titles=()),
+    member(status=None, cents=0, tiers=(), titles=()),
+    None,
+]
+RULE_TEXTS = [
+    "patron",
+    "patron>=300",
+    "patron>=500",
+    "patron>=1500",
+    "patron>=2000",
+    "tier:6001",
+    "tier:6002",
+    "tier:Supporter",
+    "tier:vip",
+    "login",
+    "public",
+]
+EVERY_KIND_OF_RULE = [Rule.parse(text) for text in RULE_TEXTS]
+
+
+@pytest.mark.parametrize("previous", SNAPSHOTS)
+@pytest.mark.parametrize("new", SNAPSHOTS[:-1])
+def test_a_snapshot_that_does_not_widen_access_passes_no_rule_the_previous_failed(new, previous):
+    """widens_access_over is exact for the rules: the webhook's safety rests on it."""
+    opened = [
+        rule.text
+        for rule in EVERY_KIND_OF_RULE
+        if rule.allows(Viewer(membership=new)) and not rule.allows(Viewer(membership=previous))
+    ]
+    if new.widens_access_over(previous):
+        assert opened
+    else:
+        assert opened == []
+
+
 def test_rules_describe_what_is_needed():
     assert "$10.00" in Rule.parse("patron>=1000").describe()
     assert "Gold" in Rule.parse("tier:Gold").describe()

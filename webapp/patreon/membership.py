@@ -34,6 +34,28 @@ class MembershipSnapshot:
         wanted = tier.casefold()
         return tier in self.tier_ids or any(t.casefold() == wanted for t in self.tier_titles)
 
+    def widens_access_over(self, previous: MembershipSnapshot | None) -> bool:
+        """Could a rule pass with this snapshot that fails with `previous`?
+
+        Rules ask for an active pledge, at least N cents, or a tier by id or title.
+        So this widens access when it is active and `previous` was not (or is
+        unknown, or of another campaign), or brings more cents or a tier not held.
+        A snapshot that is not active widens nothing.
+        """
+        if not self.is_active_patron:
+            return False
+        if (
+            previous is None
+            or not previous.is_active_patron
+            or previous.campaign_id != self.campaign_id
+        ):
+            return True
+        return (
+            self.currently_entitled_amount_cents > previous.currently_entitled_amount_cents
+            or not set(self.tier_ids) <= set(previous.tier_ids)
+            or not _folded(self.tier_titles) <= _folded(previous.tier_titles)
+        )
+
     def age(self, now: float | None = None) -> float:
         return (time.time() if now is None else now) - self.fetched_at
 
@@ -90,6 +112,10 @@ def snapshot_from_identity(identity: Mapping[str, Any], campaign_id: str) -> Mem
                 member, user_id=user_id, campaign_id=str(campaign_id), source="identity"
             )
     return MembershipSnapshot.none(user_id, str(campaign_id))
+
+
+def _folded(titles: Iterable[str]) -> set[str]:
+    return {title.casefold() for title in titles}
 
 
 def _as_list(value: Any) -> list[Mapping[str, Any]]:

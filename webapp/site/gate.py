@@ -38,11 +38,37 @@ def requires(rule_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     return decorate
 
 
+# The site's own machinery, which ACCESS_RULES never covers: a rule like {"/": "login"}
+# must not put logging in behind a login (auth), hide the platform's health checks
+# (health), turn Patreon's deliveries into redirects (webhooks, signed instead), lock
+# the local Patreon that performs the login (sandbox), or the CSS of the 403 page.
+UNGATED_BLUEPRINTS = frozenset({"auth", "health", "webhooks", "sandbox"})
+UNGATED_ENDPOINTS = frozenset({"static"})
+
+
 def register_gate(app: Flask) -> None:
+    app.add_template_global(return_path)
+
     @app.before_request
     def enforce_access_rules() -> Response | None:
+        if is_site_machinery():
+            return None
         match = rule_for_path(services().config.access_rules, request.path)
         return check_access(match[1]) if match else None
+
+
+def is_site_machinery() -> bool:
+    return request.blueprint in UNGATED_BLUEPRINTS or request.endpoint in UNGATED_ENDPOINTS
+
+
+def return_path() -> str:
+    """This request's path and query, to come back to after logging in.
+
+    Decoded leniently: a raw query string that is not UTF-8 (request.full_path
+    raises on it) must not turn a login redirect into a 500.
+    """
+    query = request.query_string.decode("utf-8", "replace")
+    return f"{request.path}?{query}" if query else request.path
 
 
 def check_access(rule: Rule) -> Response | None:
@@ -50,7 +76,7 @@ def check_access(rule: Rule) -> Response | None:
     if not rule.needs_login:
         return None
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=return_path()))
     if rule.needs_membership:
         response = ensure_current_membership()
         if response is not None:
@@ -78,7 +104,7 @@ def ensure_current_membership() -> Response | None:
         )
     except LoginRequired:
         end_session()
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=return_path()))
     except MembershipUnavailable:
         raise ServiceUnavailable(
             "Patreon is not answering, so your pledge cannot be checked right now."

@@ -4,14 +4,16 @@ A snapshot is fresh for MEMBERSHIP_TTL. After that, the next gated request
 re-reads it with the user's token, one request per user at a time (a Redis
 lock; waiters re-read the cache). While Patreon is unreachable a stale snapshot
 still decides for MEMBERSHIP_GRACE. Nothing here ever grants access on an
-error: failures become "log in again" or "try again later".
+error: failures become "log in again" or "try again later". A webhook that
+would widen access is stored stale, so Patreon confirms it first.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webapp.patreon import (
@@ -107,6 +109,33 @@ class MembershipService:
     def save(self, snapshot: MembershipSnapshot, storage: Any = None) -> None:
         storage = storage or self.services.redis
         storage.set(self.services.keys.membership(snapshot.user_id), json.dumps(snapshot.to_dict()))
+
+    def save_from_webhook(self, snapshot: MembershipSnapshot) -> bool:
+        """Store a webhook's snapshot; True when Patreon must confirm it before it decides.
+
+        A signed body is no proof of the pledge now: Patreon retries failed
+        deliveries later and out of order, and the trigger header is not signed
+        (a delete's body can come back as an update). So an event that narrows
+        access, or keeps it, is stored fresh and decides at once. One that would
+        widen it beyond the last snapshot fit to decide is stored already stale:
+        the next gated request re-reads the membership from Patreon, and only
+        while Patreon is unreachable does the event decide, within grace.
+        """
+        key = self.services.keys.membership(snapshot.user_id)
+
+        def write(pipe: Any) -> bool:
+            stored = parse_snapshot(pipe.get(key))
+            unconfirmed = snapshot.widens_access_over(stored if self.is_fresh(stored) else None)
+            pipe.multi()
+            self.save(self._stale(snapshot) if unconfirmed else snapshot, pipe)
+            return unconfirmed
+
+        # WATCH: a snapshot stored meanwhile (another delivery, a re-read) is compared too.
+        return self.services.redis.transaction(write, key, value_from_callable=True)
+
+    def _stale(self, snapshot: MembershipSnapshot) -> MembershipSnapshot:
+        """Just past MEMBERSHIP_TTL: not fresh, still within MEMBERSHIP_GRACE."""
+        return replace(snapshot, fetched_at=time.time() - self.ttl - 1)
 
     def current(
         self, user_id: str, campaign_id: str, known: MembershipSnapshot | None

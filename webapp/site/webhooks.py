@@ -1,5 +1,8 @@
 """Patreon's webhook: signed member events update snapshots at once.
 
+An event that narrows access decides at once; one that would widen it waits for
+Patreon to confirm it on the next gated request (see save_from_webhook).
+
 No secret configured → 404 (the route does not exist for this site). A bad or
 missing signature → 401 and nothing changes; a malformed body → 400. The same
 body delivered again (Patreon retries) is recognised and changes nothing twice.
@@ -54,9 +57,11 @@ def receive():
     if campaign is None:
         # Nothing to tell our patrons from another campaign's: let Patreon retry later.
         raise ServiceUnavailable("The site does not know its campaign yet; deliver again later.")
-    # Claimed before applying, so a retried (older) body can never undo a newer
-    # event. Claimed only briefly until applied, and released if applying fails,
-    # so Patreon's retry still counts even when Redis died half way.
+    # Claimed before applying, so the same body delivered again changes nothing twice.
+    # (An older, different body is not caught here: save_from_webhook lets it narrow
+    # access at once but never widen it before Patreon confirms.) Claimed only briefly
+    # until applied, and released if applying fails, so Patreon's retry still counts
+    # even when Redis died half way.
     seen = svc.keys.webhook_seen(body_digest(event.trigger, body))
     if not svc.redis.set(seen, 1, nx=True, ex=APPLYING_FOR):
         return jsonify(status="duplicate")
@@ -75,10 +80,16 @@ def apply(event: MemberEvent, campaign: Campaign) -> str:
     if event.campaign_id != campaign.id:
         record(event, "ignored: another campaign")
         return "ignored"
-    MembershipService(svc).save(event.snapshot)
+    unconfirmed = MembershipService(svc).save_from_webhook(event.snapshot)
+    # The dashboard shows the event at once: display, not access.
     MembersIndex(svc, campaign.id).apply_event(event)
     record(event, "applied")
-    log.info("webhook %s applied to user %s", event.trigger, event.user_id)
+    log.info(
+        "webhook %s applied to user %s%s",
+        event.trigger,
+        event.user_id,
+        " (widens access: Patreon confirms it on the next gated request)" if unconfirmed else "",
+    )
     return "applied"
 
 
@@ -88,7 +99,9 @@ def body_digest(trigger: str, body: bytes) -> str:
     The signature does not cover X-Patreon-Event, so a captured body replayed
     under another trigger is still the same delivery. Only members:delete reads
     nothing from the body but the member, so it counts apart: a delete that
-    carries the body of the member's last update still deletes.
+    carries the body of the member's last update still deletes. (The other way
+    round, a delete's body replayed as an update is applied, but it widens
+    access, so it opens nothing before Patreon confirms it.)
     """
     kind = "delete" if trigger == "members:delete" else "member"
     return hashlib.sha256(f"{kind}\n".encode() + body).hexdigest()
