@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
@@ -63,7 +63,7 @@ def register_oauth(app: Flask, config: Config, transports: dict) -> None:
     )
 
 
-def patreon_oauth():
+def patreon_oauth() -> FlaskOAuth2App:
     return current_app.extensions["authlib.integrations.flask_client"].patreon
 
 

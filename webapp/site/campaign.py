@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from webapp.patreon import MissingToken, PatreonError, QueryBuilder, StoredToken
+from webapp.patreon import MissingToken, PatreonClient, PatreonError, QueryBuilder, StoredToken
 from webapp.site.locks import redis_lock
 from webapp.site.services import Services
 
@@ -109,7 +109,7 @@ class CampaignService:
                 log.warning("campaign could not be refreshed (%s); using what is stored", exc)
                 return campaign or self._configured_only()
 
-    def refresh(self, client=None) -> Campaign:
+    def refresh(self, client: PatreonClient | None = None) -> Campaign:
         """Read the campaign with the creator token and store it."""
         client = client or self.services.creator_client
         seed_creator_token(self.services)  # in case Redis was down at start-up
@@ -119,7 +119,7 @@ class CampaignService:
         self.services.redis.set(self.services.keys.campaign, campaign.to_json())
         return campaign
 
-    def _discover(self, client) -> str:
+    def _discover(self, client: PatreonClient) -> str:
         campaigns = client.fetch_campaigns().items
         if not campaigns:
             raise MissingToken("the creator token sees no campaign; set PATREON_CAMPAIGN_ID")

@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from webapp.patreon import PatreonError, StoredToken
 from webapp.site.campaign import Campaign
@@ -75,7 +76,7 @@ def connect_page(campaign: Campaign | None, status: int) -> tuple[str, int, dict
 
 @bp.get("/dashboard")
 @creator_only
-def index(campaign: Campaign, token: StoredToken):
+def index(campaign: Campaign, token: StoredToken) -> str:
     svc = services()
     summary = MembersIndex(svc, campaign.id).summary(t.id for t in campaign.tiers)
     events = [
@@ -94,7 +95,7 @@ def index(campaign: Campaign, token: StoredToken):
 
 @bp.get("/dashboard/members")
 @creator_only
-def members(campaign: Campaign, token: StoredToken):
+def members(campaign: Campaign, token: StoredToken) -> str:
     filters = member_filters(campaign)
     page = request.args.get("page", 1, type=int)
     result = MembersIndex(services(), campaign.id).page(
@@ -112,7 +113,7 @@ def members(campaign: Campaign, token: StoredToken):
 
 @bp.get("/dashboard/members.csv")
 @creator_only
-def members_csv(campaign: Campaign, token: StoredToken):
+def members_csv(campaign: Campaign, token: StoredToken) -> Response:
     # Which members match is read here, before the answer starts streaming.
     rows = MembersIndex(services(), campaign.id).iter_rows(**member_filters(campaign))
     titles = {t.id: t.title for t in campaign.tiers}
@@ -125,7 +126,7 @@ def members_csv(campaign: Campaign, token: StoredToken):
 
 @bp.post("/dashboard/sync")
 @creator_only
-def sync(campaign: Campaign, token: StoredToken):
+def sync(campaign: Campaign, token: StoredToken) -> WerkzeugResponse:
     try:
         count = sync_members(services())
     except PatreonError as exc:

@@ -8,9 +8,11 @@ own when Redis answers again (the connection pool reconnects).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -67,7 +69,9 @@ def wants_json() -> bool:
 REDIS_DOWN = "Our data store is not answering. Please try again shortly."
 
 
-def error_response(status: int, reason: str, title: str | None = None, **context):
+def error_response(
+    status: int, reason: str, title: str | None = None, **context: Any
+) -> ResponseReturnValue:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else {}
     title = title or TITLES.get(status, "Error")
     if wants_json():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template
 from flask_login import current_user
 
 from webapp.site.context import current_campaign
@@ -17,24 +17,24 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-def home():
+def home() -> str:
     if current_user.is_authenticated:
         refresh_membership_if_possible()
     return render_template("home.html", campaign=current_campaign(), outcomes=rule_outcomes())
 
 
 @bp.get("/members")
-def members():
+def members() -> str:
     return render_template("members.html", campaign=current_campaign())
 
 
 @bp.get("/members/vip")
-def vip():
+def vip() -> str:
     return render_template("vip.html", campaign=current_campaign())
 
 
 @bp.get("/api/me")
-def me():
+def me() -> Response:
     if not current_user.is_authenticated:
         return jsonify(authenticated=False, user=None, membership=None, rules=rules_json())
     response = ensure_current_membership()

@@ -19,6 +19,7 @@ import time
 
 import redis
 from flask import Blueprint, abort, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from webapp.patreon import parse_member_event, verify_signature
 from webapp.patreon.webhooks import MemberEvent, WebhookError
@@ -38,7 +39,7 @@ RECENT_EVENTS = 50
 
 
 @bp.post("/webhooks/patreon")
-def receive():
+def receive() -> ResponseReturnValue:
     svc = services()
     if not svc.config.webhook_secrets:
         abort(404)
