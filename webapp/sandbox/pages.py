@@ -27,34 +27,32 @@ def register(bp: Blueprint) -> None:
 
 
 def campaign_page(campaign_id: str) -> str:
-    campaign = _campaign(campaign_id)
-    here = world()
-    return render_template(
-        "sandbox/campaign.html",
-        campaign=campaign,
-        creator=here.user(campaign.creator_id),
-        tiers=here.tiers_of(campaign),
-        posts=sorted(here.posts_of(campaign.id), key=lambda p: p.published_at, reverse=True),
-        tier_titles={t.id: t.title for t in TIERS.values()},
-        patron_count=here.patron_count(campaign.id),
-        avatar_url=here.avatar_url,
-        joining=False,
-    )
+    return _campaign_html(campaign_id, joining=False)
 
 
 def join_page(campaign_id: str) -> str:
+    return _campaign_html(campaign_id, joining=True)
+
+
+def _campaign_html(campaign_id: str, *, joining: bool) -> str:
+    """The campaign's page; on the join page the tiers lead and the posts stay hidden."""
     campaign = _campaign(campaign_id)
     here = world()
+    posts = (
+        []
+        if joining
+        else sorted(here.posts_of(campaign.id), key=lambda p: p.published_at, reverse=True)
+    )
     return render_template(
         "sandbox/campaign.html",
         campaign=campaign,
         creator=here.user(campaign.creator_id),
         tiers=here.tiers_of(campaign),
-        posts=[],
-        tier_titles={},
+        posts=posts,
+        tier_titles={} if joining else {t.id: t.title for t in TIERS.values()},
         patron_count=here.patron_count(campaign.id),
         avatar_url=here.avatar_url,
-        joining=True,
+        joining=joining,
     )
 
 
