@@ -125,10 +125,10 @@ class SandboxHTTP:
     def creator_refresh_token(self) -> str | None:
         return self.settings.creator_refresh_token
 
-    def token_for(
+    def callback_for(
         self, persona: str = "patron-low", scopes: tuple[str, ...] = DEFAULT_TEST_SCOPES
-    ) -> dict[str, Any]:
-        """Log in as a persona through the consent page, over HTTP; the token answer."""
+    ) -> str:
+        """Allow as a persona on the consent page, over HTTP; the callback URL (code, state)."""
         browser = requests.Session()
         page = browser.get(
             f"{self.base_url}/oauth2/authorize",
@@ -137,6 +137,7 @@ class SandboxHTTP:
                 "client_id": self.client_id,
                 "redirect_uri": self.redirect_uri,
                 "scope": " ".join(scopes),
+                "state": "test-state",
             },
             timeout=10,
         )
@@ -148,7 +149,14 @@ class SandboxHTTP:
             allow_redirects=False,
             timeout=10,
         )
-        code = parse_qs(urlsplit(allowed.headers["Location"]).query)["code"][0]
+        return allowed.headers["Location"]
+
+    def token_for(
+        self, persona: str = "patron-low", scopes: tuple[str, ...] = DEFAULT_TEST_SCOPES
+    ) -> dict[str, Any]:
+        """Log in as a persona through the consent page, over HTTP; the token answer."""
+        callback = self.callback_for(persona, scopes)
+        code = parse_qs(urlsplit(callback).query)["code"][0]
         answer = requests.post(
             f"{self.base_url}/api/oauth2/token",
             data={

@@ -58,26 +58,15 @@ def creator_client(sandbox, store=None, **options) -> PatreonCreatorClient:
     )
 
 
-def consent_as(sandbox, persona: str, browser: requests.Session) -> str:
-    """Walk the consent page as a browser would; the callback URL with the code."""
-    users = user_client(sandbox)
-    page = browser.get(users.oauth.create_oauth_uri(state="s-1"), timeout=10)
-    consent_id = re.search(r'name="consent_id" value="([^"]+)"', page.text).group(1)
-    allowed = browser.post(
-        f"{sandbox.base_url}/oauth2/authorize",
-        data={"consent_id": consent_id, "decision": "allow", "persona": persona},
-        allow_redirects=False,
-        timeout=10,
-    )
-    return allowed.headers["Location"]
-
-
 def stats(sandbox) -> dict:
     return requests.get(f"{sandbox.base_url}/stats", timeout=10).json()["routes"]
 
 
 def test_user_login_from_the_callback_url_reads_the_membership(sandbox_http):
-    callback = consent_as(sandbox_http, "patron-low", requests.Session())
+    users = user_client(sandbox_http)
+    consent = requests.get(users.oauth.create_oauth_uri(state="s-1"), timeout=10)
+    assert consent.status_code == 200 and 'name="consent_id"' in consent.text
+    callback = sandbox_http.callback_for("patron-low")
     assert urlsplit(callback).path == "/callback"
     instance = user_client(sandbox_http).create_instance(callback)
     identity = instance.fetch_identity(MEMBERSHIP_QUERY).data
@@ -88,7 +77,7 @@ def test_user_login_from_the_callback_url_reads_the_membership(sandbox_http):
 
 
 def test_a_code_is_single_use(sandbox_http):
-    callback = consent_as(sandbox_http, "patron-low", requests.Session())
+    callback = sandbox_http.callback_for("patron-low")
     users = user_client(sandbox_http)
     assert users.fetch_token(callback) is not None
     with pytest.raises(InvalidGrant):
@@ -193,3 +182,19 @@ def test_webhooks_are_created_listed_edited_and_deleted(sandbox_http):
     assert edited["paused"] is True
     creator.delete_webhook(created["id"])
     assert creator.fetch_webhooks().items == []
+
+
+def test_member_posts_and_post_are_read_as_the_creator(sandbox_http):
+    creator = creator_client(sandbox_http)
+    member = creator.fetch_member(
+        "m-5000-201",
+        QueryBuilder.member.include("user").fields(member=["patron_status"], user=["full_name"]),
+    ).data
+    assert member["patron_status"] == "active_patron"
+    assert member["user"]["full_name"] == "Lee Low"
+    posts = creator.fetch_campaign_posts(
+        CAMPAIGN_ID, QueryBuilder.campaign_posts.fields(post=["title"])
+    ).items
+    assert posts and all(p["title"] for p in posts)
+    post = creator.fetch_post(posts[0]["id"], QueryBuilder.post.fields(post=["title"])).data
+    assert post == {"id": posts[0]["id"], "type": "post", "title": posts[0]["title"]}
